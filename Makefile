@@ -1,0 +1,37 @@
+# hastack — every target installs what it needs (a .venv with the pinned requirements) by itself.
+SHELL := /bin/bash
+STACK ?= prod
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HASTACK := $(PY) -m hastack
+STAMP := $(VENV)/.installed
+
+.PHONY: plan test lint bench clean venv
+
+# Re-install only when requirements.txt changed since the last install.
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## plan: render the stack offline (mock runtime) -> build/plan-$(STACK).json, manifests, outputs
+plan: $(STAMP)
+	$(HASTACK) plan --stack $(STACK)
+
+## test: the whole test suite (what CI runs)
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q -n 2 tests
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+## bench: performance figures (median of several runs)
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf build

@@ -1,0 +1,1 @@
+"""One `ComponentResource` per concern; `region.Region` composes them for one AWS region."""

@@ -1,0 +1,5 @@
+"""`python -m hastack` runs the CLI."""
+
+from hastack.cli import main
+
+main()

@@ -1,0 +1,82 @@
+"""`hastack`: the operator's command line.
+
+Sub-commands are grouped by concern (`plan`, `policy`, `dr`, `drill`, `local`); each group lives
+in its own module and registers itself here. User mistakes (unknown stack, bad config, bad
+flags) end with a clear message and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from hastack.config import ConfigError
+from hastack.plan import REPO_ROOT, PlanError, render, write_plan
+from hastack.summary import print_summary
+
+app = typer.Typer(
+    name="hastack",
+    help="High-availability ML serving on AWS: offline plan, policy check, DR scale-up and drills.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+
+@app.callback()
+def _root() -> None:
+    """High-availability ML serving on AWS: offline plan, policy check, DR scale-up and drills."""
+
+#: Exit codes shared by every sub-command.
+EXIT_USER_ERROR = 2
+
+
+def fail(message: str, code: int = EXIT_USER_ERROR) -> None:
+    """Print a user-facing error (no traceback) and exit non-zero."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@app.command("plan")
+def plan_command(
+    stack: str = typer.Option("prod", "--stack", "-s", help="Stack to render (reads Pulumi.<stack>.yaml)."),
+    config_file: Path | None = typer.Option(None, "--config", help="Render this stack file instead of "
+                                            "Pulumi.<stack>.yaml (same shape)."),
+    build_dir: Path = typer.Option(REPO_ROOT / "build", "--build-dir", help="Where plan files are written."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Write the files, print only their paths."),
+) -> None:
+    """Render the real Pulumi program offline (mock runtime) and write build/plan-<stack>.json."""
+    try:
+        plan = render(stack, config_path=config_file)
+    except ConfigError as exc:
+        fail(f"stack {stack!r}: {exc.render()}")
+    except PlanError as exc:
+        fail(str(exc))
+    paths = write_plan(plan, build_dir)
+    if not quiet:
+        print_summary(plan)
+    for label, path in paths.items():
+        print(f"wrote {label}: {_rel(path)}")
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""Realistic values the offline plan's mocks return for AWS resources and invokes.
+
+The offline plan is only useful if every output resolves to something shaped like what AWS
+returns (a subnet id that looks like `subnet-…`, an ALB ARN whose suffix CloudWatch dimensions can
+use, an RDS endpoint), so that the rest of the program — and the policy pack and DR command that
+read the plan — see the same shapes as after a real `pulumi up`.  Values are derived from a hash
+of the resource's type and name, so two renders of the same config produce the same plan.
+
+Per-type extras live in `RESOURCE_EXTRAS`; add an entry when a component starts using a type
+whose outputs matter (a type without an entry still gets `id`, `arn` and its inputs echoed back).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+ACCOUNT_ID = "123456789012"
+
+#: AZ names per region as AWS reports them (a subset is enough; `azCount` picks the first ones).
+REGION_AZS: dict[str, list[str]] = {
+    "us-east-1": ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1e", "us-east-1f"],
+    "us-east-2": ["us-east-2a", "us-east-2b", "us-east-2c"],
+    "us-west-2": ["us-west-2a", "us-west-2b", "us-west-2c", "us-west-2d"],
+    "eu-west-1": ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+    "eu-central-1": ["eu-central-1a", "eu-central-1b", "eu-central-1c"],
+}
+
+#: Route 53 hosted-zone ids of ALBs per region (what `zoneId` of an ALB returns).
+ALB_ZONE_IDS = {
+    "us-east-1": "Z35SXDOTRQ7X7K",
+    "us-east-2": "Z3AADJGX6KTTL2",
+    "us-west-2": "Z1H1FL5HABSF5",
+    "eu-west-1": "Z32O12XQLNTSW2",
+    "eu-central-1": "Z215JYRZR1TBD5",
+}
+
+
+def digest(*parts: str, length: int = 17) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def azs_for(region: str) -> list[str]:
+    return REGION_AZS.get(region, [f"{region}{s}" for s in "abc"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Resources
+# ---------------------------------------------------------------------------------------------
+
+#: Short id prefixes AWS uses, per Pulumi type.
+ID_PREFIX = {
+    "aws:ec2/vpc:Vpc": "vpc-",
+    "aws:ec2/subnet:Subnet": "subnet-",
+    "aws:ec2/natGateway:NatGateway": "nat-",
+    "aws:ec2/eip:Eip": "eipalloc-",
+    "aws:ec2/internetGateway:InternetGateway": "igw-",
+    "aws:ec2/routeTable:RouteTable": "rtb-",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": "rtbassoc-",
+    "aws:ec2/route:Route": "r-",
+    "aws:ec2/securityGroup:SecurityGroup": "sg-",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce-",
+    "aws:ec2/launchTemplate:LaunchTemplate": "lt-",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr-",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr-",
+}
+
+
+def _arn(service: str, region: str, resource: str) -> str:
+    return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{resource}"
+
+
+def _physical_name(inputs: dict[str, Any], name: str, key: str = "name") -> str:
+    """The name Pulumi's auto-naming would give (`<logical>-<7 hex>`) unless one is set."""
+    given = inputs.get(key)
+    return given if isinstance(given, str) and given else f"{name}-{digest(name, length=7)}"
+
+
+def _vpc(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    return {"arn": _arn("ec2", region, f"vpc/{rid}"), "defaultSecurityGroupId": "sg-" + digest(rid),
+            "mainRouteTableId": "rtb-" + digest(rid)}
+
+
+def _subnet(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    return {"arn": _arn("ec2", region, f"subnet/{rid}"),
+            "availabilityZoneId": f"{region[:3]}{region.split('-')[-1]}-az"
+                                  f"{'abcdef'.index(str(inputs.get('availabilityZone', 'a'))[-1]) + 1}"}
+
+
+def _eks_cluster(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    cluster = _physical_name(inputs, name)
+    host = digest(cluster, length=32).upper()
+    return {
+        "name": cluster,
+        "arn": _arn("eks", region, f"cluster/{cluster}"),
+        "endpoint": f"https://{host}.gr7.{region}.eks.amazonaws.com",
+        "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1PQ0sKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="},
+        "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{host}"}]}],
+        "status": "ACTIVE",
+        "platformVersion": "eks.10",
+        "clusterId": digest(cluster, length=36),
+    }
+
+
+def _node_group(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    ng = _physical_name(inputs, name, "nodeGroupName")
+    cluster = inputs.get("clusterName", "cluster")
+    return {
+        "nodeGroupName": ng,
+        "arn": _arn("eks", region, f"nodegroup/{cluster}/{ng}/{digest(ng, length=8)}"),
+        "status": "ACTIVE",
+        "resources": [{"autoscalingGroups": [{"name": f"eks-{ng}-{digest(ng, length=8)}"}]}],
+    }
+
+
+def _iam_role(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    role = _physical_name(inputs, name)
+    return {"name": role, "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{role}", "uniqueId": "AROA" + digest(role).upper()}
+
+
+def _kms_key(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    return {"keyId": rid, "arn": _arn("kms", region, f"key/{rid}")}
+
+
+def _launch_template(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    return {"name": _physical_name(inputs, name), "latestVersion": 1, "defaultVersion": 1,
+            "arn": _arn("ec2", region, f"launch-template/{rid}")}
+
+
+def _security_group(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    return {"name": _physical_name(inputs, name), "arn": _arn("ec2", region, f"security-group/{rid}")}
+
+
+#: type -> function(name, region, inputs, id) returning the outputs AWS adds to the inputs.
+RESOURCE_EXTRAS: dict[str, Callable[[str, str, dict[str, Any], str], dict[str, Any]]] = {
+    "aws:ec2/vpc:Vpc": _vpc,
+    "aws:ec2/subnet:Subnet": _subnet,
+    "aws:eks/cluster:Cluster": _eks_cluster,
+    "aws:eks/nodeGroup:NodeGroup": _node_group,
+    "aws:iam/role:Role": _iam_role,
+    "aws:kms/key:Key": _kms_key,
+    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "aws:ec2/securityGroup:SecurityGroup": _security_group,
+}
+
+
+def resource_id(typ: str, name: str) -> str:
+    if typ in ID_PREFIX:
+        return ID_PREFIX[typ] + digest(typ, name)
+    if typ == "aws:kms/key:Key":
+        h = digest(typ, name, length=32)
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+    return f"{name}-{digest(typ, name, length=8)}"
+
+
+def resource_outputs(typ: str, name: str, region: str | None, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    """Inputs echoed back (as the engine does) plus what AWS computes for this type."""
+    outputs = dict(inputs)
+    if typ.startswith("aws:") and region:
+        service = typ.split(":")[1].split("/")[0]
+        outputs.setdefault("arn", _arn(service, region, f"{typ.rsplit(':', 1)[-1].lower()}/{rid}"))
+        extra = RESOURCE_EXTRAS.get(typ)
+        if extra is not None:
+            outputs.update(extra(name, region, inputs, rid))
+        outputs.setdefault("tagsAll", inputs.get("tags", {}))
+    return outputs
+
+
+# ---------------------------------------------------------------------------------------------
+# Invokes
+# ---------------------------------------------------------------------------------------------
+
+
+def invoke_result(token: str, args: dict[str, Any], region: str) -> dict[str, Any]:
+    """What an AWS data source returns, or KeyError for an invoke the plan does not model."""
+    if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+        names = azs_for(region)
+        return {"names": names, "zoneIds": [f"{region}-az{i + 1}" for i in range(len(names))],
+                "id": region, "groupNames": [region], "state": "available"}
+    if token == "aws:index/getCallerIdentity:getCallerIdentity":
+        return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/deployer",
+                "id": ACCOUNT_ID, "userId": "AIDA" + digest("deployer").upper()}
+    if token == "aws:index/getPartition:getPartition":
+        return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
+    if token == "aws:index/getRegion:getRegion":
+        return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com"}
+    if token == "aws:route53/getZone:getZone":
+        zone = str(args.get("name", "example.com")).rstrip(".")
+        return {"zoneId": "Z" + digest("zone", zone, length=20).upper(), "name": zone,
+                "id": "Z" + digest("zone", zone, length=20).upper(), "privateZone": False,
+                "nameServers": [f"ns-{i}.awsdns-0{i}.net" for i in range(1, 5)]}
+    raise KeyError(token)
