@@ -88,6 +88,9 @@ def _subnet(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[st
                                   f"{'abcdef'.index(str(inputs.get('availabilityZone', 'a'))[-1]) + 1}"}
 
 
+_FAKE_CA = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1PQ0sKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
+
+
 def _eks_cluster(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
     cluster = _physical_name(inputs, name)
     host = digest(cluster, length=32).upper()
@@ -95,7 +98,7 @@ def _eks_cluster(name: str, region: str, inputs: dict[str, Any], rid: str) -> di
         "name": cluster,
         "arn": _arn("eks", region, f"cluster/{cluster}"),
         "endpoint": f"https://{host}.gr7.{region}.eks.amazonaws.com",
-        "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1PQ0sKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="},
+        "certificateAuthority": {"data": _FAKE_CA},
         "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{host}"}]}],
         "status": "ACTIVE",
         "platformVersion": "eks.10",
