@@ -407,7 +407,7 @@ def _cidrs(c: _Collector, data: Any, regions: tuple[str, str]) -> dict[str, str]
         if region and region not in d:
             c.missing(f"vpcCidrs.{region}", "a private IPv4 CIDR between /16 and /20 for each region")
     for region, cidr in d.items():
-        if region not in regions:
+        if region not in regions and regions[0] != regions[1]:
             c.add(f"vpcCidrs.{region}", cidr, f"keys must be the primary or DR region ({', '.join(regions)})")
             continue
         try:

@@ -1,0 +1,37 @@
+"""Shared fixtures: the real program rendered offline once per test session (per xdist worker)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from hastack.plan import Plan, read_stack_config, render
+
+
+@pytest.fixture(scope="session")
+def prod_plan() -> Plan:
+    return render("prod")
+
+
+@pytest.fixture(scope="session")
+def staging_plan() -> Plan:
+    return render("staging")
+
+
+@pytest.fixture()
+def prod_config() -> dict[str, Any]:
+    """A fresh, mutable copy of Pulumi.prod.yaml's config map (keys with namespace)."""
+    return copy.deepcopy(read_stack_config("prod"))
+
+
+@pytest.fixture(scope="session")
+def render_config() -> Callable[[dict[str, Any]], Plan]:
+    """Render the program with a modified config map (e.g. activeRegion flipped)."""
+
+    def _render(config: dict[str, Any], stack: str = "prod") -> Plan:
+        return render(stack, config=config)
+
+    return _render
