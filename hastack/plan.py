@@ -270,7 +270,8 @@ def _home_regions(regs: list[Registration], provider_regions: dict[str, str]) ->
 
 
 def render(stack: str, root: Path = REPO_ROOT, config: dict[str, Any] | None = None,
-           config_path: Path | None = None, program: Callable[[], None] | None = None) -> Plan:
+           config_path: Path | None = None, program: Callable[[], None] | None = None,
+           mocks: PlanMocks | None = None) -> Plan:
     """Run the Pulumi program for `stack` under the mock runtime and return what it declared.
 
     `config` replaces the stack file's config map (tests render variations of a stack this way);
@@ -279,7 +280,8 @@ def render(stack: str, root: Path = REPO_ROOT, config: dict[str, Any] | None = N
     """
     raw = config if config is not None else read_stack_config(stack, root, config_path)
     default_region = str(raw.get("aws:region") or raw.get("hastack:primaryRegion") or "us-east-1")
-    mocks = PlanMocks(default_region)
+    # `mocks` lets another backend answer the program (hastack.local deploys into moto this way).
+    mocks = mocks if mocks is not None else PlanMocks(default_region)
     monitor = RecordingMonitor(mocks)
 
     set_all_config(engine_config(raw), [])
