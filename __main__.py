@@ -7,6 +7,7 @@ config once, compose the regions and the cross-region tiers, export what the DR 
 
 import pulumi
 
+from components.observability import region_observability
 from components.region import Region, RegionArgs
 from hastack.config import load_config
 
@@ -20,3 +21,7 @@ pulumi.export("drRegion", config.dr_region)
 pulumi.export("activeRegion", config.active_region)
 pulumi.export("drMode", config.dr_mode)
 pulumi.export("vpcIds", {primary.region: primary.network.vpc_id, dr.region: dr.network.vpc_id})
+
+# Alarms and paging last: they watch what the components above created (see components/observability.py).
+observability = {r.region: region_observability(config, r) for r in (primary, dr)}
+pulumi.export("alarmTopicArns", {region: arn for o in observability.values() for region, arn in o.topic_arns.items()})

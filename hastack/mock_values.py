@@ -148,6 +148,52 @@ RESOURCE_EXTRAS: dict[str, Callable[[str, str, dict[str, Any], str], dict[str, A
 }
 
 
+# Paging and alarms (components/observability.py): SNS topics and CloudWatch alarms are addressed by
+# ARN and name, exactly as AWS returns them.
+
+
+def _sns_topic(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    topic = _physical_name(inputs, name)
+    return {"name": topic, "arn": _arn("sns", region, topic), "owner": ACCOUNT_ID}
+
+
+def _sns_subscription(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    topic = str(inputs.get("topic") or _arn("sns", region, "topic"))
+    h = digest("subscription", name, length=32)
+    return {"arn": f"{topic}:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}", "ownerId": ACCOUNT_ID,
+            "pendingConfirmation": inputs.get("protocol") == "email"}
+
+
+def _metric_alarm(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    alarm = _physical_name(inputs, name)
+    return {"name": alarm, "arn": _arn("cloudwatch", region, f"alarm:{alarm}")}
+
+
+def _composite_alarm(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    alarm = _physical_name(inputs, name, "alarmName")
+    return {"alarmName": alarm, "arn": _arn("cloudwatch", region, f"alarm:{alarm}")}
+
+
+def _rds_event_subscription(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    sub = _physical_name(inputs, name)
+    return {"name": sub, "arn": _arn("rds", region, f"es:{sub}"), "customerAwsId": ACCOUNT_ID}
+
+
+def _event_rule(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    rule = _physical_name(inputs, name)
+    return {"name": rule, "arn": _arn("events", region, f"rule/{rule}")}
+
+
+RESOURCE_EXTRAS.update({
+    "aws:sns/topic:Topic": _sns_topic,
+    "aws:sns/topicSubscription:TopicSubscription": _sns_subscription,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": _composite_alarm,
+    "aws:rds/eventSubscription:EventSubscription": _rds_event_subscription,
+    "aws:cloudwatch/eventRule:EventRule": _event_rule,
+})
+
+
 def resource_id(typ: str, name: str) -> str:
     if typ in ID_PREFIX:
         return ID_PREFIX[typ] + digest(typ, name)
