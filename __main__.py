@@ -21,6 +21,19 @@ pulumi.export("drRegion", config.dr_region)
 pulumi.export("activeRegion", config.active_region)
 pulumi.export("drMode", config.dr_mode)
 pulumi.export("vpcIds", {primary.region: primary.network.vpc_id, dr.region: dr.network.vpc_id})
+pulumi.export("services", [{"name": s.name, "port": s.port, "nodePort": s.node_port, "replicas": s.replicas}
+                           for s in primary.workload.services])
+pulumi.export("clusters", {r.region: {"name": r.cluster.cluster_name, "arn": r.cluster.cluster_arn}
+                           for r in (primary, dr)})
+pulumi.export("nodeGroups", {r.region: [{"name": ng.name, "az": ng.az, "clusterName": r.cluster.cluster_name,
+                                         "minSize": ng.size.min_size, "desiredSize": ng.size.desired_size,
+                                         "maxSize": ng.size.max_size} for ng in r.node_groups]
+                             for r in (primary, dr)})
+# What `hastack dr scale-up` scales the DR node groups to: the primary's per-AZ size.
+pulumi.export("drNodeGroups", [{"clusterName": dr.cluster.cluster_name, "name": ng.name, "az": ng.az,
+                                "prodMinSize": config.nodes.primary.min_size,
+                                "prodDesiredSize": config.nodes.primary.desired_size,
+                                "prodMaxSize": config.nodes.primary.max_size} for ng in dr.node_groups])
 
 # Alarms and paging last: they watch what the components above created (see components/observability.py).
 observability = {r.region: region_observability(config, r) for r in (primary, dr)}

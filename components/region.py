@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.cluster import Cluster, ClusterArgs, node_group_size
 from components.network import Network, NetworkArgs
+from components.workload import Workload, WorkloadArgs
 from hastack.config import StackConfig
 
 
@@ -50,9 +52,36 @@ class Region(pulumi.ComponentResource):
             cluster_name=self.cluster_name,
         ), opts=child)
 
+        self.node_size = node_group_size(cfg, args.role)
+        self.cluster = Cluster(f"{name}-cluster", ClusterArgs(
+            cluster_name=self.cluster_name,
+            region=args.region,
+            kubernetes_version=cfg.kubernetes_version,
+            vpc_id=self.network.vpc_id,
+            azs=self.network.azs,
+            private_subnet_ids=self.network.private_subnet_ids,
+            instance_types=list(cfg.nodes.instance_types),
+            disk_size_gb=cfg.nodes.disk_size_gb,
+            node_size=self.node_size,
+            tags={"hastack:region-role": args.role},
+        ), opts=child)
+        self.k8s_provider = self.cluster.k8s_provider
+        self.node_groups = self.cluster.node_groups
+        self.node_security_group_id = self.cluster.node_security_group_id
+        # Same workload in both regions (see components/workload.py for why DR declares it too).
+        self.workload = Workload(f"{name}-workload", WorkloadArgs(
+            namespace="hastack",
+            services=cfg.services,
+            kubernetes_version=cfg.kubernetes_version,
+            region=args.region,
+            await_rollout=self.node_size.desired_size > 0,
+        ), opts=pulumi.ResourceOptions(parent=self, providers={"aws": self.provider, "kubernetes": self.k8s_provider}))
+
         self.register_outputs({
             "region": args.region,
             "vpcId": self.network.vpc_id,
+            "clusterName": self.cluster.cluster_name,
+            "nodeSecurityGroupId": self.node_security_group_id,
         })
 
     @staticmethod

@@ -135,6 +135,15 @@ def _security_group(name: str, region: str, inputs: dict[str, Any], rid: str) ->
     return {"name": _physical_name(inputs, name), "arn": _arn("ec2", region, f"security-group/{rid}")}
 
 
+def _log_group(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    group = _physical_name(inputs, name)
+    return {"name": group, "arn": _arn("logs", region, f"log-group:{group}")}
+
+
+def _role_policy(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    return {"name": _physical_name(inputs, name)}
+
+
 #: type -> function(name, region, inputs, id) returning the outputs AWS adds to the inputs.
 RESOURCE_EXTRAS: dict[str, Callable[[str, str, dict[str, Any], str], dict[str, Any]]] = {
     "aws:ec2/vpc:Vpc": _vpc,
@@ -145,6 +154,8 @@ RESOURCE_EXTRAS: dict[str, Callable[[str, str, dict[str, Any], str], dict[str, A
     "aws:kms/key:Key": _kms_key,
     "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
     "aws:ec2/securityGroup:SecurityGroup": _security_group,
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:iam/rolePolicy:RolePolicy": _role_policy,
 }
 
 

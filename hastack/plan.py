@@ -118,6 +118,10 @@ def _plain(value: Any, secret_paths: list[str] | None = None, path: str = "") ->
         return {k: _plain(v, secret_paths, f"{path}.{k}" if path else k) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v, secret_paths, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, float) and value.is_integer():
+        # Protobuf carries every number as a double; the engine's JSON (`pulumi stack output
+        # --json`) prints whole numbers as integers, and boto3 rejects 2.0 where it wants 2.
+        return int(value)
     return value
 
 
@@ -147,6 +151,7 @@ class Registration:
     id: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
     region: str | None = None
+    ignore_changes: list[str] = field(default_factory=list)
 
 
 class PlanMocks(pulumi.runtime.Mocks):
@@ -211,7 +216,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             urn=response.urn, type=request.type, name=request.name, parent=request.parent or None,
             provider=request.provider or None, providers=dict(request.providers),
             dependencies=list(request.dependencies), custom=bool(request.custom), inputs=inputs,
-            id=response.id or None, outputs=outputs, region=region,
+            id=response.id or None, outputs=outputs, region=region, ignore_changes=list(request.ignoreChanges),
         ))
         return response
 
@@ -329,6 +334,7 @@ def render(stack: str, root: Path = REPO_ROOT, config: dict[str, Any] | None = N
             "homeRegion": homes.get(r.urn),
             "inputs": r.inputs,
             "outputs": r.outputs,
+            "ignoreChanges": r.ignore_changes,
         }
         for r in monitor.registrations
     ]
@@ -357,9 +363,8 @@ def kubernetes_manifests(plan: Plan) -> dict[str, dict[str, Any]]:
         kind = inputs.get("kind")
         if not kind:
             continue
-        manifest = {k: v for k, v in inputs.items() if k in ("apiVersion", "kind", "metadata", "spec", "data",
-                                                              "stringData", "type", "rules", "roleRef",
-                                                              "subjects")}
+        manifest = {k: inputs[k] for k in ("apiVersion", "kind", "metadata", "spec", "data", "stringData",
+                                            "type", "rules", "roleRef", "subjects") if k in inputs}
         meta = manifest.get("metadata", {})
         name = meta.get("name") or r["name"]
         region = r["homeRegion"] or "global"
@@ -375,10 +380,13 @@ def write_plan(plan: Plan, build_dir: Path) -> dict[str, Path]:
     outputs_path = build_dir / f"outputs-{plan.stack}.json"
     outputs_path.write_text(json.dumps(stack_output_json(plan.outputs), indent=2) + "\n")
     manifest_dir = build_dir / "manifests"
-    if manifest_dir.exists():
-        for old in manifest_dir.glob("*/*.yaml"):
+    manifests = kubernetes_manifests(plan)
+    # Clear only this plan's regions: rendering staging must not delete prod's manifests.
+    regions = {r["region"] or r["homeRegion"] for r in plan.resources} | {rel.split("/")[0] for rel in manifests}
+    for region in sorted(r for r in regions if r):
+        for old in (manifest_dir / region).glob("*.yaml"):
             old.unlink()
-    for rel, manifest in kubernetes_manifests(plan).items():
+    for rel, manifest in manifests.items():
         path = manifest_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(manifest, sort_keys=False))
