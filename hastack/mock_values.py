@@ -205,12 +205,147 @@ RESOURCE_EXTRAS.update({
 })
 
 
+# Data and traffic tiers (components/database.py, cache.py, ingress.py, dns.py, dr_lock.py): the ids,
+# ARNs and endpoints the DR command and the policy pack read, shaped as AWS returns them.
+
+#: Route 53 ids that are UUIDs (health checks) rather than `<name>-<hash>`.
+UUID_ID_TYPES = ("aws:route53/healthCheck:HealthCheck",)
+
+
+def _uuid(*parts: str) -> str:
+    h = digest(*parts, length=32)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def _region_code(region: str) -> str:
+    """`us-east-1` -> `use1`, the short form ElastiCache endpoints carry."""
+    geo, area, number = region.split("-")
+    return f"{geo}{area[0]}{number}"
+
+
+def _rds_instance(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    ident = _physical_name(inputs, name, "identifier")
+    address = f"{ident}.c{digest('rds', region, length=12)}.{region}.rds.amazonaws.com"
+    out: dict[str, Any] = {
+        "identifier": ident, "address": address, "endpoint": f"{address}:{int(inputs.get('port', 5432))}",
+        "port": int(inputs.get("port", 5432)), "arn": _arn("rds", region, f"db:{ident}"), "resourceId": rid,
+        "hostedZoneId": "Z2R2ITUGPM61AM", "status": "available", "masterUserSecrets": [],
+    }
+    if inputs.get("manageMasterUserPassword"):
+        out["masterUserSecrets"] = [{
+            "secretArn": _arn("secretsmanager", region, f"secret:rds!db-{_uuid('rds-secret', ident)}-"
+                                                        f"{digest('suffix', ident, length=6)}"),
+            "kmsKeyId": inputs.get("masterUserSecretKmsKeyId", ""), "secretStatus": "active"}]
+    if inputs.get("replicateSourceDb"):
+        out["replicaMode"] = ""
+    return out
+
+
+def _rds_proxy(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    proxy = _physical_name(inputs, name)
+    return {"name": proxy, "arn": _arn("rds", region, f"db-proxy:prx-{digest('proxy', proxy)}"),
+            "endpoint": f"{proxy}.proxy-c{digest('rds', region, length=12)}.{region}.rds.amazonaws.com"}
+
+
+def _named(key: str = "name") -> Callable[[str, str, dict[str, Any], str], dict[str, Any]]:
+    def extra(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+        return {key: _physical_name(inputs, name, key).lower()}
+    return extra
+
+
+def _replication_group(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    group = _physical_name(inputs, name, "replicationGroupId")
+    host = f"{group}.{digest('cache', group, length=6)}.{_region_code(region)}.cache.amazonaws.com"
+    count = int(inputs.get("numCacheClusters") or 1)
+    return {"replicationGroupId": group, "arn": _arn("elasticache", region, f"replicationgroup:{group}"),
+            "primaryEndpointAddress": f"master.{host}", "readerEndpointAddress": f"replica.{host}",
+            "memberClusters": [f"{group}-{i + 1:03d}" for i in range(count)], "clusterEnabled": False,
+            "engine": inputs.get("engine", "valkey")}
+
+
+def _global_replication_group(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    gid = f"ldgnf-{inputs.get('globalReplicationGroupIdSuffix') or name}"
+    return {"globalReplicationGroupId": gid, "arn": f"arn:aws:elasticache::{ACCOUNT_ID}:globalreplicationgroup:{gid}",
+            "clusterEnabled": False}
+
+
+def _load_balancer(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    lb = _physical_name(inputs, name)
+    suffix = f"app/{lb}/{digest('alb', region, lb, length=16)}"
+    digits = int(digest("dns", region, lb, length=8), 16) % 10**10
+    return {"name": lb, "arn": _arn("elasticloadbalancing", region, f"loadbalancer/{suffix}"), "arnSuffix": suffix,
+            "dnsName": f"{lb}-{digits}.{region}.elb.amazonaws.com",
+            "zoneId": ALB_ZONE_IDS.get(region, "Z" + digest("albzone", region, length=13).upper())}
+
+
+def _target_group(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    tg = _physical_name(inputs, name)
+    suffix = f"targetgroup/{tg}/{digest('tg', region, tg, length=16)}"
+    return {"name": tg, "arn": _arn("elasticloadbalancing", region, suffix), "arnSuffix": suffix}
+
+
+def _lb_child(kind: str, parent_key: str) -> Callable[[str, str, dict[str, Any], str], dict[str, Any]]:
+    """Listener (`listener/app/NAME/HEX/ID`) or rule (`listener-rule/app/NAME/HEX/LID/RID`) ARNs."""
+    def extra(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+        parent = str(inputs.get(parent_key) or "")
+        tail = parent.split(":", 5)[-1].split("/", 1)[-1] if "/" in parent else f"app/{name}/{digest(name)}"
+        return {"arn": _arn("elasticloadbalancing", region, f"{kind}/{tail}/{digest(kind, name, length=16)}")}
+    return extra
+
+
+def _health_check(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    return {"arn": f"arn:aws:route53:::healthcheck/{rid}"}
+
+
+def _record(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    return {"fqdn": inputs.get("name", name)}
+
+
+def _dynamodb_table(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    table = _physical_name(inputs, name)
+    return {"name": table, "arn": _arn("dynamodb", region, f"table/{table}")}
+
+
+def _secret(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    secret = _physical_name(inputs, name)
+    return {"name": secret, "arn": _arn("secretsmanager", region, f"secret:{secret}-{digest('sm', secret, length=6)}")}
+
+
+def _random_password(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    """A deterministic stand-in value; the program must only ever handle it as a secret."""
+    length = int(inputs.get("length") or 32)
+    value = (digest("random-password", name, length=64) * (length // 64 + 1))[:length]
+    return {"result": value, "bcryptHash": "$2a$10$" + digest("bcrypt", name, length=53)}
+
+
+RESOURCE_EXTRAS.update({
+    "aws:rds/instance:Instance": _rds_instance,
+    "aws:rds/proxy:Proxy": _rds_proxy,
+    "aws:rds/subnetGroup:SubnetGroup": _named(),
+    "aws:rds/parameterGroup:ParameterGroup": _named(),
+    "aws:elasticache/subnetGroup:SubnetGroup": _named(),
+    "aws:elasticache/replicationGroup:ReplicationGroup": _replication_group,
+    "aws:elasticache/globalReplicationGroup:GlobalReplicationGroup": _global_replication_group,
+    "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:lb/targetGroup:TargetGroup": _target_group,
+    "aws:lb/listener:Listener": _lb_child("listener", "loadBalancerArn"),
+    "aws:lb/listenerRule:ListenerRule": _lb_child("listener-rule", "listenerArn"),
+    "aws:route53/healthCheck:HealthCheck": _health_check,
+    "aws:route53/record:Record": _record,
+    "aws:dynamodb/table:Table": _dynamodb_table,
+    "aws:secretsmanager/secret:Secret": _secret,
+    "random:index/randomPassword:RandomPassword": _random_password,
+})
+
+
 def resource_id(typ: str, name: str) -> str:
     if typ in ID_PREFIX:
         return ID_PREFIX[typ] + digest(typ, name)
-    if typ == "aws:kms/key:Key":
+    if typ == "aws:kms/key:Key" or typ in UUID_ID_TYPES:
         h = digest(typ, name, length=32)
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+    if typ == "aws:rds/instance:Instance":  # the DbiResourceId
+        return "db-" + digest(typ, name, length=26).upper()
     return f"{name}-{digest(typ, name, length=8)}"
 
 
@@ -224,6 +359,8 @@ def resource_outputs(typ: str, name: str, region: str | None, inputs: dict[str, 
         if extra is not None:
             outputs.update(extra(name, region, inputs, rid))
         outputs.setdefault("tagsAll", inputs.get("tags", {}))
+    elif not typ.startswith("aws:") and typ in RESOURCE_EXTRAS:  # e.g. random: no region, no ARN
+        outputs.update(RESOURCE_EXTRAS[typ](name, "", inputs, rid))
     return outputs
 
 

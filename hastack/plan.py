@@ -206,7 +206,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             return response
         secret_paths: list[str] = []
         inputs = _struct_to_plain(request.object, secret_paths)
-        outputs = _redact(_struct_to_plain(response.object), secret_paths)
+        # Outputs the provider declares secret (e.g. a RandomPassword's `result`) are secret in the
+        # engine's state even though the program never wrapped them: redact them too.
+        outputs = _redact(_struct_to_plain(response.object),
+                          [*secret_paths, *getattr(request, "additionalSecretOutputs", [])])
         region: str | None = None
         if request.type == "pulumi:providers:aws":
             region = inputs.get("region")
