@@ -13,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.cluster import Cluster, ClusterArgs, node_group_size
+from components.ingress import Ingress, IngressArgs, IngressService
 from components.network import Network, NetworkArgs
 from components.workload import Workload, WorkloadArgs
 from hastack.config import StackConfig
@@ -76,6 +77,18 @@ class Region(pulumi.ComponentResource):
             region=args.region,
             await_rollout=self.node_size.desired_size > 0,
         ), opts=pulumi.ResourceOptions(parent=self, providers={"aws": self.provider, "kubernetes": self.k8s_provider}))
+        # The region's internet entry point: ALB -> the services' NodePorts (see components/ingress.py).
+        self.ingress = Ingress(f"{name}-ingress", IngressArgs(
+            role=args.role,
+            vpc_id=self.network.vpc_id,
+            public_subnet_ids=self.network.public_subnet_ids,
+            certificate_arn=cfg.certificate_arns[args.region],
+            host_name=cfg.record_name,
+            services=[IngressService(s.name, s.node_port, s.health_path) for s in self.workload.services],
+            node_security_group_id=self.node_security_group_id,
+            autoscaling_group_names=[ng.asg_name for ng in self.node_groups],
+            name_prefix=f"hastack-{pulumi.get_stack()}",
+        ), opts=child)
 
         self.register_outputs({
             "region": args.region,
