@@ -1,0 +1,136 @@
+"""Config validation: every rule the issue lists, checked on the pure `parse_config` and through the CLI.
+
+Each scenario mutates a copy of prod's config and names the exact error line expected: the
+message is the user interface here (key, bad value, what is allowed).
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hastack.config import ConfigError, parse_config
+from hastack.plan import REPO_ROOT, read_stack_config
+
+BAD_CONFIGS = Path(__file__).parent / "bad_configs"
+
+
+@pytest.fixture(scope="module")
+def prod_raw() -> dict[str, Any]:
+    """Prod's config keys without the `hastack:` namespace, as `parse_config` takes them."""
+    return {k.split(":", 1)[1]: v for k, v in read_stack_config("prod").items() if k.startswith("hastack:")}
+
+
+def _errors(raw: dict[str, Any], mutate: Callable[[dict[str, Any]], None]) -> list[str]:
+    changed = copy.deepcopy(raw)
+    mutate(changed)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(changed)
+    return caught.value.errors
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    """A mutation setting `a.b[0].c` to value."""
+
+    def mutate(raw: dict[str, Any]) -> None:
+        node: Any = raw
+        parts = path.replace("[", ".").replace("]", "").split(".")
+        for part in parts[:-1]:
+            node = node[int(part)] if part.isdigit() else node[part]
+        node[parts[-1]] = value
+
+    return mutate
+
+
+ORDER = "sizes must be ordered minSize <= desiredSize <= maxSize"
+
+SCENARIOS = [
+    ("dr-region-equals-primary", _set("drRegion", "us-east-1"),
+     "hastack:drRegion = 'us-east-1' is invalid: the DR region must differ from hastack:primaryRegion (us-east-1); "
+     "a DR replica in the same region does not survive a regional outage"),
+    ("fewer-than-3-azs", _set("azCount", 2), "hastack:azCount = 2 is invalid: an integer >= 3 and <= 6"),
+    ("cidr-not-a-network", _set("vpcCidrs.us-east-1", "10.10.0.0/33"),
+     "hastack:vpcCidrs.us-east-1 = '10.10.0.0/33' is invalid: a valid IPv4 network in CIDR form such as "
+     "'10.10.0.0/16'"),
+    ("cidr-host-bits-set", _set("vpcCidrs.us-west-2", "10.20.1.0/16"),
+     "hastack:vpcCidrs.us-west-2 = '10.20.1.0/16' is invalid: a valid IPv4 network in CIDR form such as "
+     "'10.10.0.0/16'"),
+    ("cidr-public", _set("vpcCidrs.us-east-1", "8.8.0.0/16"),
+     "hastack:vpcCidrs.us-east-1 = '8.8.0.0/16' is invalid: a private (RFC 1918) network between /16 and /20"),
+    ("cidrs-overlap", _set("vpcCidrs.us-west-2", "10.10.128.0/17"),
+     'hastack:vpcCidrs = {"us-east-1": "10.10.0.0/16", "us-west-2": "10.10.128.0/17"} is invalid: the regions\' '
+     "CIDRs must not overlap (cross-region peering and replication need both routable)"),
+    ("replicas-below-2", _set("services[0].replicas", 1),
+     "hastack:services[0].replicas = 1 is invalid: an integer >= 2"),
+    ("slo-100", _set("slo.availability", 100),
+     "hastack:slo.availability = 100 is invalid: a percentage strictly between 0 and 100, such as 99.95"),
+    ("slo-0", _set("slo.availability", 0),
+     "hastack:slo.availability = 0 is invalid: a percentage strictly between 0 and 100, such as 99.95"),
+    ("slo-above-100", _set("slo.availability", 100.5),
+     "hastack:slo.availability = 100.5 is invalid: a percentage strictly between 0 and 100, such as 99.95"),
+    ("primary-min-zero", _set("nodes.primary.minSize", 0), "hastack:nodes.primary.minSize = 0 is invalid: "
+     "an integer >= 1"),
+    ("primary-max-zero", _set("nodes.primary.maxSize", 0), "hastack:nodes.primary.maxSize = 0 is invalid: "
+     "an integer >= 1"),
+    ("dr-max-zero", _set("nodes.dr.maxSize", 0), "hastack:nodes.dr.maxSize = 0 is invalid: an integer >= 1"),
+    ("dr-desired-negative", _set("nodes.dr.desiredSize", -1),
+     "hastack:nodes.dr.desiredSize = -1 is invalid: an integer >= 0"),
+    ("min-above-desired", _set("nodes.primary.minSize", 3),
+     f'hastack:nodes.primary = {{"minSize": 3, "desiredSize": 2, "maxSize": 6}} is invalid: {ORDER}'),
+    ("desired-above-max", _set("nodes.dr.desiredSize", 7),
+     f'hastack:nodes.dr = {{"minSize": 0, "desiredSize": 7, "maxSize": 6}} is invalid: {ORDER}'),
+]
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [(m, e) for _, m, e in SCENARIOS],
+                         ids=[name for name, _, _ in SCENARIOS])
+def test_invalid_config_names_key_value_and_rule(prod_raw: dict[str, Any], mutate: Callable[..., None],
+                                                 expected: str) -> None:
+    assert expected in _errors(prod_raw, mutate)
+
+
+def test_every_error_is_reported_at_once(prod_raw: dict[str, Any]) -> None:
+    def many(raw: dict[str, Any]) -> None:
+        for _, mutate, _ in (SCENARIOS[0], SCENARIOS[1], SCENARIOS[6], SCENARIOS[7], SCENARIOS[14]):
+            mutate(raw)
+
+    errors = _errors(prod_raw, many)
+    for i in (0, 1, 6, 7, 14):
+        assert SCENARIOS[i][2] in errors
+    assert ConfigError(errors).render().startswith(f"invalid stack config ({len(errors)} errors):")
+
+
+def test_valid_configs_parse(prod_raw: dict[str, Any]) -> None:
+    config = parse_config(copy.deepcopy(prod_raw))
+    assert config.regions == ("us-east-1", "us-west-2")
+    assert config.az_count == 3 and not config.failed_over
+    assert [s.health_paths.startup for s in config.services] == ["/health/startup"] * 2  # default applied
+    staging = {k.split(":", 1)[1]: v for k, v in read_stack_config("staging").items() if k.startswith("hastack:")}
+    assert parse_config(staging).nodes.dr.desired_size == 0
+
+
+def test_dr_may_scale_to_zero_and_failover_flag(prod_raw: dict[str, Any]) -> None:
+    raw = copy.deepcopy(prod_raw)
+    raw["nodes"]["dr"] = {"minSize": 0, "desiredSize": 0, "maxSize": 1}
+    raw["activeRegion"] = raw["drRegion"]
+    assert parse_config(raw).failed_over
+
+
+def test_plan_with_bad_config_exits_nonzero_with_one_paragraph_and_no_traceback(tmp_path: Path) -> None:
+    bad = BAD_CONFIGS / "dr-region-equals-primary.yaml"
+    result = subprocess.run(
+        [sys.executable, "-m", "hastack", "plan", "--config", str(bad), "--build-dir", str(tmp_path)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0, result.stdout
+    message = result.stderr.strip()
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    assert "hastack:drRegion = 'us-east-1' is invalid" in message
+    assert "\n\n" not in message, f"expected one paragraph, got:\n{message}"
+    assert not list(tmp_path.iterdir()), "a refused config must not write plan files"
