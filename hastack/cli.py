@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from hastack.config import ConfigError
+from hastack.drills import drill_app
 from hastack.plan import REPO_ROOT, PlanError, render, write_plan
 from hastack.summary import print_summary
 
@@ -61,6 +62,11 @@ def plan_command(
         print_summary(plan)
     for label, path in paths.items():
         print(f"wrote {label}: {_rel(path)}")
+
+
+# Drills: `hastack drill db-failover|cache-failover` (hastack/drills.py); other modules add commands to
+# the same group (e.g. `hastack drill region`).
+app.add_typer(drill_app, name="drill")
 
 
 def _rel(path: Path) -> str:
