@@ -7,7 +7,12 @@ config once, compose the regions and the cross-region tiers, export what the DR 
 
 import pulumi
 
+from components.cache import CacheTier, CacheTierArgs
+from components.database import DatabaseTier, DatabaseTierArgs
+from components.dns import FailoverDns, FailoverDnsArgs, dns_target
+from components.dr_lock import DrLock, DrLockArgs
 from components.observability import region_observability
+from components.placement import site_of
 from components.region import Region, RegionArgs
 from hastack.config import load_config
 
@@ -34,6 +39,30 @@ pulumi.export("drNodeGroups", [{"clusterName": dr.cluster.cluster_name, "name": 
                                 "prodMinSize": config.nodes.primary.min_size,
                                 "prodDesiredSize": config.nodes.primary.desired_size,
                                 "prodMaxSize": config.nodes.primary.max_size} for ng in dr.node_groups])
+
+# The cross-region tiers: data replicated primary -> DR, DNS failover between the two ALBs, the DR lock.
+# Each renders its failed-over shape when activeRegion == drRegion (see each module's docstring).
+name_prefix = f"hastack-{pulumi.get_stack()}"
+primary_site, dr_site = site_of(primary), site_of(dr)
+database = DatabaseTier("db", DatabaseTierArgs(database=config.database, primary=primary_site, dr=dr_site,
+                                               failed_over=config.failed_over, name_prefix=name_prefix))
+cache = CacheTier("cache", CacheTierArgs(cache=config.cache, primary=primary_site, dr=dr_site,
+                                         az_count=config.az_count, failed_over=config.failed_over,
+                                         name_prefix=name_prefix))
+dns = FailoverDns("dns", FailoverDnsArgs(zone_name=config.zone_name, record_name=config.record_name,
+                                         primary=dns_target(primary), dr=dns_target(dr), provider=primary.provider,
+                                         failed_over=config.failed_over))
+dr_lock = DrLock("dr-lock", DrLockArgs(table_name=f"{name_prefix}-dr-lock", region=dr.region, provider=dr.provider))
+
+pulumi.export("database", database.outputs)
+pulumi.export("cache", cache.outputs)
+pulumi.export("ingress", {r.region: r.ingress.outputs for r in (primary, dr)})
+pulumi.export("dns", dns.outputs)
+pulumi.export("lockTable", dr_lock.outputs)
+pulumi.export("rpoBudgetSeconds", config.slo.rpo_seconds)
+pulumi.export("rtoBudgetSeconds", config.slo.rto_minutes * 60)
+pulumi.export("drTimeouts", {"fenceTimeoutSeconds": config.dr.fence_timeout_seconds,
+                             "waitTimeoutSeconds": config.dr.wait_timeout_seconds})
 
 # Alarms and paging last: they watch what the components above created (see components/observability.py).
 observability = {r.region: region_observability(config, r) for r in (primary, dr)}

@@ -13,9 +13,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
+
+if TYPE_CHECKING:  # region.py imports the components that import this module
+    from components.region import Region
 
 ROLES = ("primary", "dr")
 
@@ -62,3 +66,17 @@ def bounded_name(*parts: str, limit: int) -> str:
         return full
     tail = hashlib.sha256(full.encode()).hexdigest()[:6]
     return f"{full[:limit - 7].rstrip('-')}-{tail}"
+
+
+def site_of(region: Region) -> Site:
+    """The `Site` of a `components.region.Region` (its provider, network and node security group)."""
+    return Site(
+        role=region.role,
+        region=region.region,
+        provider=region.provider,
+        vpc_id=region.network.vpc_id,
+        azs=list(region.network.azs),
+        private_subnet_ids=list(region.network.private_subnet_ids),
+        public_subnet_ids=list(region.network.public_subnet_ids),
+        client_security_group_id=region.node_security_group_id,
+    )
