@@ -35,3 +35,11 @@ def render_config() -> Callable[[dict[str, Any]], Plan]:
         return render(stack, config=config)
 
     return _render
+
+
+@pytest.fixture(scope="session")
+def failed_over_plan() -> Plan:
+    """prod after `hastack dr` and the operator's `activeRegion: <drRegion>` (the reconciling render)."""
+    config = copy.deepcopy(read_stack_config("prod"))
+    config["hastack:activeRegion"] = config["hastack:drRegion"]
+    return render("prod", config=config)
