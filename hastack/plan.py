@@ -152,6 +152,8 @@ class Registration:
     outputs: dict[str, Any] = field(default_factory=dict)
     region: str | None = None
     ignore_changes: list[str] = field(default_factory=list)
+    protect: bool = False
+    retain_on_delete: bool = False
 
 
 class PlanMocks(pulumi.runtime.Mocks):
@@ -220,6 +222,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             provider=request.provider or None, providers=dict(request.providers),
             dependencies=list(request.dependencies), custom=bool(request.custom), inputs=inputs,
             id=response.id or None, outputs=outputs, region=region, ignore_changes=list(request.ignoreChanges),
+            protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),
         ))
         return response
 
@@ -338,6 +341,8 @@ def render(stack: str, root: Path = REPO_ROOT, config: dict[str, Any] | None = N
             "inputs": r.inputs,
             "outputs": r.outputs,
             "ignoreChanges": r.ignore_changes,
+            "protect": r.protect,
+            "retainOnDelete": r.retain_on_delete,
         }
         for r in monitor.registrations
     ]
