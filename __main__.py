@@ -11,7 +11,7 @@ from components.cache import CacheTier, CacheTierArgs
 from components.database import DatabaseTier, DatabaseTierArgs
 from components.dns import FailoverDns, FailoverDnsArgs, dns_target
 from components.dr_lock import DrLock, DrLockArgs
-from components.observability import region_observability
+from components.observability import alarm_topic_arns, stack_observability
 from components.placement import site_of
 from components.region import Region, RegionArgs
 from hastack.config import load_config
@@ -65,5 +65,5 @@ pulumi.export("drTimeouts", {"fenceTimeoutSeconds": config.dr.fence_timeout_seco
                              "waitTimeoutSeconds": config.dr.wait_timeout_seconds})
 
 # Alarms and paging last: they watch what the components above created (see components/observability.py).
-observability = {r.region: region_observability(config, r) for r in (primary, dr)}
-pulumi.export("alarmTopicArns", {region: arn for o in observability.values() for region, arn in o.topic_arns.items()})
+observability = stack_observability(config, (primary, dr), database, cache, dns)
+pulumi.export("alarmTopicArns", alarm_topic_arns(observability))

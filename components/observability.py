@@ -39,12 +39,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
 
 from hastack.config import SloConfig, StackConfig, Subscription
+
+if TYPE_CHECKING:
+    from components.cache import CacheTier
+    from components.database import DatabaseTier
+    from components.dns import FailoverDns
+    from components.region import Region
 
 #: CloudWatch metrics of Route 53 health checks exist only in us-east-1.
 ROUTE53_METRICS_REGION = "us-east-1"
@@ -572,23 +578,60 @@ class Observability(pulumi.ComponentResource):
 
 
 # ---------------------------------------------------------------------------------------------
-# Wiring: what each region's Observability watches, from the components that exist
+# Wiring: what each region's Observability watches, from the components of the stack
 # ---------------------------------------------------------------------------------------------
 
 
-def region_observability(config: StackConfig, region: Any, *, tags: dict[str, str] | None = None,
-                         **watch: Any) -> Observability:
-    """The `Observability` of one `components.region.Region` (its provider, its node groups).
+def stack_observability(config: StackConfig, regions: Sequence[Region], database: DatabaseTier, cache: CacheTier,
+                        dns: FailoverDns) -> dict[str, Observability]:
+    """One `Observability` per region, watching what that region runs.
 
-    Node groups whose size is 0 (pilot-light) get no below-minimum alarm. `watch` passes the
-    remaining `ObservabilityArgs` fields (ALB, services, health checks, data tiers).
+    * SLO burn rate on each region's ALB (an idle pilot-light ALB reports no requests: no alarm);
+    * healthy hosts per service and nodes per AZ only where a floor exists: the active region's
+      services at their replica count, node groups with a minimum above 0;
+    * Route 53: the active region's ALB check, and (until a failover) the primary gate — both in
+      us-east-1, hosted by the Observability of that region or, if neither region is us-east-1, the
+      primary's (which then adds a paging topic there);
+    * RDS events for each region's instance, replica lag where the replica lives (until a failover
+      promotes it); Global Datastore lag where the secondary lives; ElastiCache events everywhere.
     """
-    node_groups = [
-        NodeGroupWatch(cluster_name=region.cluster_name, az=ng.az, min_size=ng.size.min_size,
-                       autoscaling_group_name=ng.asg_name)
-        for ng in getattr(region, "node_groups", [])
-    ]
-    args = ObservabilityArgs(region=region.region, slo=config.slo, subscriptions=config.subscriptions,
-                             node_groups=node_groups, tags=dict(tags or {}), **watch)
-    return Observability(f"{region.role}-obs", args,
-                         opts=pulumi.ResourceOptions(parent=region, providers={"aws": region.provider}))
+    route53_host = next((r for r in regions if r.region == ROUTE53_METRICS_REGION),
+                        next(r for r in regions if r.role == "primary"))
+    checks = [HealthCheckWatch(f"alb-{config.active_region}", dns.health_checks[config.active_region].id)]
+    if not config.failed_over:
+        checks.append(HealthCheckWatch("primary-gate", dns.gate.id))
+    db_instance = {"primary": database.primary_instance, "dr": database.dr_instance}
+    cache_group = {"primary": cache.primary_group, "dr": cache.dr_group}
+    cache_reader_region = cache.outputs["secondary"]["region"]
+    out: dict[str, Observability] = {}
+    for region in regions:
+        active = region.region == config.active_region
+        services = [ServiceWatch(svc.name, svc.replicas if active else 0,
+                                 region.ingress.target_groups[svc.name].arn_suffix)
+                    for svc in config.services]
+        node_groups = [NodeGroupWatch(region.cluster_name, ng.az, ng.size.min_size, ng.asg_name)
+                       for ng in region.node_groups]
+        replica = (database.replica.identifier
+                   if not config.failed_over and database.replica_site.region == region.region else None)
+        args = ObservabilityArgs(
+            region=region.region,
+            slo=config.slo,
+            subscriptions=config.subscriptions,
+            load_balancer_arn_suffix=region.ingress.load_balancer.arn_suffix,
+            services=services,
+            node_groups=node_groups,
+            health_checks=checks if region is route53_host else (),
+            db_instance_identifiers=[db_instance[region.role].identifier],
+            db_replica_identifier=replica,
+            cache=CacheWatch(cache_group[region.role].replication_group_id, member_count=config.az_count,
+                             watch_replication_lag=region.region == cache_reader_region),
+        )
+        out[region.region] = Observability(
+            f"{region.role}-obs", args,
+            opts=pulumi.ResourceOptions(parent=region, providers={"aws": region.provider}))
+    return out
+
+
+def alarm_topic_arns(observability: dict[str, Observability]) -> dict[str, pulumi.Output[str]]:
+    """The `alarmTopicArns` stack output: region -> paging topic ARN (us-east-1 too when it hosts one)."""
+    return {region: arn for o in observability.values() for region, arn in o.topic_arns.items()}
