@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from hastack.config import ConfigError
+from hastack.dr.cli import dr_app
 from hastack.drills import drill_app
 from hastack.plan import REPO_ROOT, PlanError, render, write_plan
 from hastack.summary import print_summary
@@ -67,6 +68,7 @@ def plan_command(
 # Drills: `hastack drill db-failover|cache-failover` (hastack/drills.py); other modules add commands to
 # the same group (e.g. `hastack drill region`).
 app.add_typer(drill_app, name="drill")
+app.add_typer(dr_app, name="dr")
 
 
 def _rel(path: Path) -> str:

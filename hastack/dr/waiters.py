@@ -101,3 +101,12 @@ def global_primary_in(client: Any, global_id: str, region: str, policy: WaitPoli
         {"matcher": "path", "argument": ok, "expected": True, "state": "success"},
     ], policy, f"Global Datastore {global_id!r} primary in {region}", GlobalReplicationGroupId=global_id,
         ShowMemberInfo=True)
+
+
+def db_available(client: Any, identifier: str, policy: WaitPolicy) -> None:
+    """The DB instance exists and is available (e.g. a new replica finished creating)."""
+    _wait(client, "DbAvailable", "DescribeDBInstances", [
+        {"matcher": "path", "argument": "DBInstances[0].DBInstanceStatus", "expected": "available", "state": "success"},
+        {"matcher": "error", "expected": "DBInstanceNotFound", "state": "retry"},
+        {"matcher": "pathAny", "argument": "DBInstances[].DBInstanceStatus", "expected": "failed", "state": "failure"},
+    ], policy, f"DB instance {identifier!r} to be available", DBInstanceIdentifier=identifier)
