@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,12 +31,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import typer
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from botocore.waiter import WaiterModel, create_waiter_with_client
 from rich.console import Console
+
+from hastack.dr.aws import factory_for
+from hastack.dr.outputs import DrOutputs, OutputsError, load_outputs
 
 drill_app = typer.Typer(
     name="drill",
@@ -57,17 +59,16 @@ class DrillError(Exception):
     """The drill cannot start or did not finish (the message names the resource and the reason)."""
 
 
-class TargetsError(Exception):
-    """The stack outputs do not name what the drill needs (a user error)."""
-
-
 # ---------------------------------------------------------------------------------------------
-# What the drill targets: read from the stack outputs (the STACK OUTPUTS CONTRACT)
+# What the drill targets: the stack outputs, read by the DR command's loader (same contract, same
+# `--outputs FILE` / pulumi CLI rules, same error messages)
 # ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class DrillTargets:
+    """The writer DB and the primary cache of the stack, and the budgets a drill is measured against."""
+
     stack: str
     db_region: str
     db_identifier: str
@@ -75,72 +76,24 @@ class DrillTargets:
     cache_replication_group_id: str
     rto_budget_seconds: float
     wait_timeout_seconds: float
+    fence_timeout_seconds: float = 20.0
 
-
-def parse_targets(raw: Any, stack: str) -> tuple[DrillTargets, list[str]]:
-    """The writer DB and the primary cache of the stack, from `pulumi stack output --json`, and every
-    problem found (by dotted path): a caller decides which keys it needs."""
-    errors: list[str] = []
-
-    def get(path: str, kind: type | tuple[type, ...], default: Any) -> Any:
-        node = raw
-        for part in path.split("."):
-            if not isinstance(node, dict) or part not in node:
-                errors.append(f"missing output {path}")
-                return default
-            node = node[part]
-        if isinstance(node, bool) or not isinstance(node, kind) or node == "":
-            errors.append(f"output {path} = {json.dumps(node)[:60]} is not a usable value")
-            return default
-        return node
-
-    if not isinstance(raw, dict):
-        raise TargetsError(f"stack {stack!r}: outputs must be a JSON object")
-    targets = DrillTargets(
-        stack=stack,
-        db_region=get("database.primary.region", str, ""),
-        db_identifier=get("database.primary.identifier", str, ""),
-        cache_region=get("cache.primary.region", str, ""),
-        cache_replication_group_id=get("cache.primary.replicationGroupId", str, ""),
-        rto_budget_seconds=float(get("rtoBudgetSeconds", (int, float), 0)),
-        wait_timeout_seconds=float(get("drTimeouts.waitTimeoutSeconds", (int, float), 0)),
-    )
-    return targets, errors
-
-
-def load_targets(stack: str, outputs: Path | None, need: tuple[str, ...]) -> DrillTargets:
-    """Targets from `--outputs FILE` (or build/outputs-<stack>.json); only the `need`ed keys must exist."""
-    path = outputs or Path("build") / f"outputs-{stack}.json"
-    if not path.is_file():
-        raise TargetsError(f"--outputs {path}: no such file (run `make plan STACK={stack}` to write "
-                           f"build/outputs-{stack}.json, or save `pulumi stack output --json --show-secrets "
-                           f"-s {stack}` to a file)")
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise TargetsError(f"--outputs {path}: not valid JSON ({exc})") from None
-    targets, errors = parse_targets(raw, stack)
-    relevant = [e for e in errors if any(n in e for n in need)]
-    if relevant:
-        head = f"stack {stack!r}: {path} lacks what the drill needs ({len(relevant)} problem" \
-               f"{'s' if len(relevant) != 1 else ''}):"
-        raise TargetsError("\n".join([head, *(f"  - {e}" for e in relevant)]))
-    return targets
+    @classmethod
+    def from_outputs(cls, outputs: DrOutputs) -> DrillTargets:
+        return cls(stack=outputs.stack, db_region=outputs.db_primary.region,
+                   db_identifier=outputs.db_primary.identifier, cache_region=outputs.cache_primary[0],
+                   cache_replication_group_id=outputs.cache_primary[1],
+                   rto_budget_seconds=outputs.rto_budget_seconds, wait_timeout_seconds=outputs.wait_timeout_seconds,
+                   fence_timeout_seconds=outputs.fence_timeout_seconds)
 
 
 # ---------------------------------------------------------------------------------------------
 # AWS access: one factory (region always explicit), waiters from JSON models
 # ---------------------------------------------------------------------------------------------
 
-ClientFactory = Callable[[str, str], Any]
-
-
-def default_clients(service: str, region: str) -> Any:
-    """A client with the region set explicitly and botocore's standard (jittered backoff) retries."""
-    if not region:
-        raise TargetsError(f"no region for the {service} client: a drill never uses a default region")
-    return boto3.session.Session().client(service, config=Config(
-        region_name=region, retries={"mode": "standard", "max_attempts": 8}, connect_timeout=10, read_timeout=60))
+#: `(service, region) -> boto3 client`; the CLI passes `hastack.dr.aws.ClientFactory.client` (region always
+#: explicit, botocore standard retries with jittered backoff, bounded timeouts).
+Clients = Callable[[str, str], Any]
 
 
 def waiter_config(timeout_seconds: float, delay: int = POLL_SECONDS) -> dict[str, int]:
@@ -253,7 +206,7 @@ def db_failover_refusal(instance: dict[str, Any]) -> str | None:
     return None
 
 
-def run_db_failover(targets: DrillTargets, clients: ClientFactory, dry_run: bool, timeout_seconds: float,
+def run_db_failover(targets: DrillTargets, clients: Clients, dry_run: bool, timeout_seconds: float,
                     clock: Callable[[], float] = time.monotonic, poll_seconds: int = POLL_SECONDS) -> Journal:
     """Forced Multi-AZ failover of the writer; returns the journal (outcome passed/failed/dry run)."""
     ident, region = targets.db_identifier, targets.db_region
@@ -348,7 +301,7 @@ def cache_failover_refusal(group: dict[str, Any], node_group_id: str) -> str | N
     return None
 
 
-def run_cache_failover(targets: DrillTargets, clients: ClientFactory, dry_run: bool, timeout_seconds: float,
+def run_cache_failover(targets: DrillTargets, clients: Clients, dry_run: bool, timeout_seconds: float,
                        node_group_id: str | None = None, clock: Callable[[], float] = time.monotonic,
                        poll_seconds: int = POLL_SECONDS) -> Journal:
     """TestFailover on one shard of the primary replication group; returns the journal."""
@@ -414,7 +367,7 @@ def run_cache_failover(targets: DrillTargets, clients: ClientFactory, dry_run: b
 
 StackOption = typer.Option(..., "--stack", "-s", help="Stack whose resources the drill targets.")
 OutputsOption = typer.Option(None, "--outputs", help="Stack outputs JSON (`pulumi stack output --json "
-                             "--show-secrets`); default build/outputs-<stack>.json.")
+                             "--show-secrets` or build/outputs-<stack>.json); default: ask the pulumi CLI.")
 DryRunOption = typer.Option(False, "--dry-run", help="Record every step, call no AWS write.")
 ReportOption = typer.Option(None, "--report", help="Write the timed journal as JSON to this file.")
 YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
@@ -425,9 +378,27 @@ def _user_error(message: str) -> None:
     raise typer.Exit(EXIT_USER_ERROR)
 
 
+def _targets(stack: str, outputs: Path | None) -> DrillTargets:
+    try:
+        return DrillTargets.from_outputs(load_outputs(stack, outputs))
+    except OutputsError as exc:
+        _user_error(str(exc))
+        raise  # unreachable: _user_error exits
+
+
+def _clients(targets: DrillTargets) -> Clients:
+    return factory_for(targets.fence_timeout_seconds, targets.wait_timeout_seconds).client
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 def _confirm(what: str, dry_run: bool, yes: bool) -> None:
     if dry_run or yes:
         return
+    if not _stdin_is_terminal():
+        _user_error("refusing to act without confirmation: stdin is not a terminal; pass --yes to confirm")
     if not typer.confirm(f"{what} Go ahead?", default=False):
         out.print("aborted: nothing was changed")
         raise typer.Exit(EXIT_USER_ERROR)
@@ -465,16 +436,13 @@ def db_failover_command(
                                        "(default drTimeouts.waitTimeoutSeconds)."),
 ) -> None:
     """Forced Multi-AZ failover of the writer DB (reboot with failover), timed until it is available again."""
-    try:
-        targets = load_targets(stack, outputs, ("database.primary", "rtoBudget", "drTimeouts"))
-    except TargetsError as exc:
-        _user_error(str(exc))
+    targets = _targets(stack, outputs)
     wait = _timeout(timeout, targets, DEFAULT_DB_TIMEOUT)
     out.print(f"db-failover drill, stack {stack}: writer {targets.db_identifier} in {targets.db_region}"
               f"{' (dry run)' if dry_run else ''}")
     _confirm(f"This reboots {targets.db_identifier} with a forced failover: writes fail for about a minute.",
              dry_run, yes)
-    journal = run_db_failover(targets, default_clients, dry_run, wait)
+    journal = run_db_failover(targets, _clients(targets), dry_run, wait)
     _finish(journal, report, targets.rto_budget_seconds)
 
 
@@ -490,14 +458,11 @@ def cache_failover_command(
                                        "(default drTimeouts.waitTimeoutSeconds)."),
 ) -> None:
     """ElastiCache TestFailover on a shard of the primary replication group, timed until it completes."""
-    try:
-        targets = load_targets(stack, outputs, ("cache.primary", "rtoBudget", "drTimeouts"))
-    except TargetsError as exc:
-        _user_error(str(exc))
+    targets = _targets(stack, outputs)
     wait = _timeout(timeout, targets, DEFAULT_CACHE_TIMEOUT)
     out.print(f"cache-failover drill, stack {stack}: replication group {targets.cache_replication_group_id} in "
               f"{targets.cache_region}{' (dry run)' if dry_run else ''}")
     _confirm(f"This fails over a shard of {targets.cache_replication_group_id}: writes fail for seconds "
              "(AWS allows 5 test failovers per 24 h).", dry_run, yes)
-    journal = run_cache_failover(targets, default_clients, dry_run, wait, node_group)
+    journal = run_cache_failover(targets, _clients(targets), dry_run, wait, node_group)
     _finish(journal, report, targets.rto_budget_seconds)

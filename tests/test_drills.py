@@ -21,24 +21,23 @@ from typer.testing import CliRunner
 
 from hastack import drills
 from hastack.cli import app
+from hastack.dr.aws import factory_for
+from hastack.dr.outputs import parse_outputs
+from hastack.plan import Plan
 
 DB_REGION = "us-east-1"
+#: What the prod plan's outputs name (database.primary.identifier, cache.primary.replicationGroupId).
 DB_ID = "hastack-prod-us-east-1"
-RG_ID = "hastack-prod-use1"
+RG_ID = "hastack-prod-us-east-1"
 
 
-def outputs_doc(db_id: str = DB_ID, rg_id: str = RG_ID) -> dict[str, Any]:
-    """The parts of the STACK OUTPUTS CONTRACT the drills read."""
-    return {
-        "primaryRegion": DB_REGION, "drRegion": "us-west-2", "rtoBudgetSeconds": 1800,
-        "drTimeouts": {"fenceTimeoutSeconds": 20, "waitTimeoutSeconds": 600},
-        "database": {"primary": {"region": DB_REGION, "identifier": db_id,
-                                 "arn": f"arn:aws:rds:{DB_REGION}:123456789012:db:{db_id}"},
-                     "replica": {"region": "us-west-2", "identifier": "hastack-prod-us-west-2"}},
-        "cache": {"globalDatastoreId": "ldgnf-hastack-prod",
-                  "primary": {"region": DB_REGION, "replicationGroupId": rg_id},
-                  "secondary": {"region": "us-west-2", "replicationGroupId": "hastack-prod-usw2"}},
-    }
+@pytest.fixture()
+def prod_outputs(prod_plan: Plan) -> dict[str, Any]:
+    """The real prod plan's stack outputs (the full contract the DR loader checks)."""
+    outputs = prod_plan.outputs
+    assert outputs["database"]["primary"]["identifier"] == DB_ID
+    assert outputs["cache"]["primary"]["replicationGroupId"] == RG_ID
+    return outputs
 
 
 @pytest.fixture()
@@ -52,10 +51,15 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture()
-def outputs_file(tmp_path: Path) -> Path:
+def outputs_file(tmp_path: Path, prod_outputs: dict[str, Any]) -> Path:
     path = tmp_path / "outputs-prod.json"
-    path.write_text(json.dumps(outputs_doc()))
+    path.write_text(json.dumps(prod_outputs))
     return path
+
+
+@pytest.fixture()
+def targets(prod_outputs: dict[str, Any]) -> drills.DrillTargets:
+    return drills.DrillTargets.from_outputs(parse_outputs(prod_outputs, "prod"))
 
 
 def make_db(multi_az: bool = True) -> None:
@@ -74,7 +78,7 @@ class RecordingClients:
 
     def __call__(self, service: str, region: str) -> Any:
         if (service, region) not in self.clients:
-            client = drills.default_clients(service, region)
+            client = factory_for(20, 600).client(service, region)
             client.meta.events.register("provide-client-params.*.*", self._record)
             self.clients[(service, region)] = client
         return self.clients[(service, region)]
@@ -86,19 +90,13 @@ class RecordingClients:
         return [name for name, _ in self.calls]
 
 
-def targets() -> drills.DrillTargets:
-    parsed, errors = drills.parse_targets(outputs_doc(), "prod")
-    assert errors == []
-    return parsed
-
-
 # --------------------------------------------------------------------------------------------- db
 
 
-def test_db_dry_run_records_every_step_and_changes_nothing(aws_env: None) -> None:
+def test_db_dry_run_records_every_step_and_changes_nothing(aws_env: None, targets: drills.DrillTargets) -> None:
     make_db()
     clients = RecordingClients()
-    journal = drills.run_db_failover(targets(), clients, dry_run=True, timeout_seconds=120)
+    journal = drills.run_db_failover(targets, clients, dry_run=True, timeout_seconds=120)
     assert journal.outcome == "dry run"
     assert [s.status for s in journal.steps] == ["ok", "skipped (dry run)", "skipped (dry run)",
                                                  "skipped (dry run)"]
@@ -107,10 +105,10 @@ def test_db_dry_run_records_every_step_and_changes_nothing(aws_env: None) -> Non
     assert "ForceFailover=True" in journal.steps[1].detail
 
 
-def test_db_real_run_reboots_with_failover_and_waits(aws_env: None) -> None:
+def test_db_real_run_reboots_with_failover_and_waits(aws_env: None, targets: drills.DrillTargets) -> None:
     make_db()
     clients = RecordingClients()
-    journal = drills.run_db_failover(targets(), clients, dry_run=False, timeout_seconds=120, poll_seconds=1)
+    journal = drills.run_db_failover(targets, clients, dry_run=False, timeout_seconds=120, poll_seconds=1)
     assert journal.outcome == "passed", journal.to_json()
     reboots = [params for name, params in clients.calls if name == "RebootDBInstance"]
     assert reboots == [{"DBInstanceIdentifier": DB_ID, "ForceFailover": True}]
@@ -119,10 +117,10 @@ def test_db_real_run_reboots_with_failover_and_waits(aws_env: None) -> None:
     assert "secondsUntilAvailable" in journal.measurements
 
 
-def test_db_drill_refuses_a_single_az_instance(aws_env: None) -> None:
+def test_db_drill_refuses_a_single_az_instance(aws_env: None, targets: drills.DrillTargets) -> None:
     make_db(multi_az=False)
     clients = RecordingClients()
-    journal = drills.run_db_failover(targets(), clients, dry_run=False, timeout_seconds=120)
+    journal = drills.run_db_failover(targets, clients, dry_run=False, timeout_seconds=120)
     assert journal.outcome == "failed"
     assert "is not Multi-AZ" in journal.steps[0].detail
     assert "RebootDBInstance" not in clients.names()
@@ -163,12 +161,19 @@ def test_cli_user_errors_exit_2_without_traceback(tmp_path: Path) -> None:
     partial.write_text(json.dumps({"database": {}}))
     bad = CliRunner().invoke(app, ["drill", "db-failover", "--stack", "prod", "--outputs", str(partial),
                                    "--dry-run"])
-    assert bad.exit_code == 2
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
     assert "missing output database.primary.identifier" in bad.output
 
 
-def test_cli_asks_before_acting(aws_env: None, outputs_file: Path) -> None:
+def test_cli_refuses_to_act_without_a_terminal_or_yes(aws_env: None, outputs_file: Path) -> None:
     make_db()
+    result = CliRunner().invoke(app, ["drill", "db-failover", "--stack", "prod", "--outputs", str(outputs_file)])
+    assert result.exit_code == 2 and "pass --yes" in result.output
+
+
+def test_cli_asks_before_acting(aws_env: None, outputs_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_db()
+    monkeypatch.setattr(drills, "_stdin_is_terminal", lambda: True)
     result = CliRunner().invoke(app, ["drill", "db-failover", "--stack", "prod", "--outputs", str(outputs_file)],
                                 input="n\n")
     assert result.exit_code == 2 and "nothing was changed" in result.output
@@ -200,7 +205,7 @@ class StubbedClients:
         return self.client
 
 
-def test_cache_real_run_calls_test_failover_and_waits_for_completion() -> None:
+def test_cache_real_run_calls_test_failover_and_waits_for_completion(targets: drills.DrillTargets) -> None:
     clients = StubbedClients()
     s = clients.stub
     s.add_response("describe_replication_groups", group(f"{RG_ID}-001"), {"ReplicationGroupId": RG_ID})
@@ -214,7 +219,7 @@ def test_cache_real_run_calls_test_failover_and_waits_for_completion() -> None:
     s.add_response("describe_replication_groups", group(f"{RG_ID}-002"), {"ReplicationGroupId": RG_ID})
     s.add_response("describe_replication_groups", group(f"{RG_ID}-002"), {"ReplicationGroupId": RG_ID})
     with s:
-        journal = drills.run_cache_failover(targets(), clients, dry_run=False, timeout_seconds=60, poll_seconds=1)
+        journal = drills.run_cache_failover(targets, clients, dry_run=False, timeout_seconds=60, poll_seconds=1)
     s.assert_no_pending_responses()
     assert journal.outcome == "passed", journal.to_json()
     assert journal.target["nodeGroupId"] == "0001"
@@ -222,11 +227,11 @@ def test_cache_real_run_calls_test_failover_and_waits_for_completion() -> None:
     assert {"secondsUntilFailoverCompleted", "secondsUntilAvailable"} <= set(journal.measurements)
 
 
-def test_cache_dry_run_only_reads() -> None:
+def test_cache_dry_run_only_reads(targets: drills.DrillTargets) -> None:
     clients = StubbedClients()
     clients.stub.add_response("describe_replication_groups", group(f"{RG_ID}-001"), {"ReplicationGroupId": RG_ID})
     with clients.stub:  # any other call would fail: the Stubber has no response queued for it
-        journal = drills.run_cache_failover(targets(), clients, dry_run=True, timeout_seconds=60)
+        journal = drills.run_cache_failover(targets, clients, dry_run=True, timeout_seconds=60)
     assert journal.outcome == "dry run"
     assert [s.status for s in journal.steps][1:] == ["skipped (dry run)"] * 3
 
@@ -235,19 +240,19 @@ def test_cache_dry_run_only_reads() -> None:
     (group(f"{RG_ID}-001", status="modifying"), "'modifying', not 'available'"),
     (group(f"{RG_ID}-001", failover="disabled"), "automatic failover 'disabled'"),
 ])
-def test_cache_drill_refuses(doc: dict[str, Any], reason: str) -> None:
+def test_cache_drill_refuses(doc: dict[str, Any], reason: str, targets: drills.DrillTargets) -> None:
     clients = StubbedClients()
     clients.stub.add_response("describe_replication_groups", doc, {"ReplicationGroupId": RG_ID})
     with clients.stub:
-        journal = drills.run_cache_failover(targets(), clients, dry_run=False, timeout_seconds=60)
+        journal = drills.run_cache_failover(targets, clients, dry_run=False, timeout_seconds=60)
     assert journal.outcome == "failed"
     assert reason in journal.steps[0].detail
 
 
-def test_unknown_shard_is_named() -> None:
+def test_unknown_shard_is_named(targets: drills.DrillTargets) -> None:
     clients = StubbedClients()
     clients.stub.add_response("describe_replication_groups", group(f"{RG_ID}-001"), {"ReplicationGroupId": RG_ID})
     with clients.stub:
-        journal = drills.run_cache_failover(targets(), clients, dry_run=True, timeout_seconds=60, node_group_id="0009")
+        journal = drills.run_cache_failover(targets, clients, dry_run=True, timeout_seconds=60, node_group_id="0009")
     assert journal.outcome == "failed"
     assert "has 0 member(s)" in journal.steps[0].detail
