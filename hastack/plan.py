@@ -389,8 +389,10 @@ def write_plan(plan: Plan, build_dir: Path) -> dict[str, Path]:
     outputs_path.write_text(json.dumps(stack_output_json(plan.outputs), indent=2) + "\n")
     manifest_dir = build_dir / "manifests"
     manifests = kubernetes_manifests(plan)
-    # Clear only this plan's regions: rendering staging must not delete prod's manifests.
-    regions = {r["region"] or r["homeRegion"] for r in plan.resources} | {rel.split("/")[0] for rel in manifests}
+    # Clear only the regions where this plan runs clusters: rendering staging must not delete prod's
+    # manifests (a plan's AWS resources may sit in other regions, e.g. Route 53 alarms in us-east-1).
+    regions = {r["homeRegion"] for r in plan.of_type("pulumi:providers:kubernetes")}
+    regions |= {rel.split("/")[0] for rel in manifests}
     for region in sorted(r for r in regions if r):
         for old in (manifest_dir / region).glob("*.yaml"):
             old.unlink()
