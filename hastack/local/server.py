@@ -15,7 +15,9 @@ exactly like an in-process one. It only ever binds 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import logging
 import os
 import re
 import signal
@@ -31,6 +33,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
+
+from hastack.local import emulation
 
 LOOPBACK = "127.0.0.1"
 CONTROL_PATH = "/_hastack/world"
@@ -87,11 +92,12 @@ def _failed_health_status_xml(region: str) -> bytes:
 
 
 class WorldControl:
-    """WSGI middleware in front of moto: regional outages, red health checks, the control endpoint."""
+    """WSGI middleware in front of moto: outages, red health checks, emulated APIs, the control endpoint."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]], state: WorldState) -> None:
         self.app = app
         self.state = state
+        self.datastores = emulation.GlobalDatastores()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -107,7 +113,43 @@ class WorldControl:
                 if match and match.group(1) in self.state.red_health_checks:
                     start_response("200 OK", [("Content-Type", "text/xml")])
                     return [_failed_health_status_xml(region)]
+            if service == "elasticache":
+                return self._elasticache(environ, start_response, region)
+            if service == "eks" and environ.get("REQUEST_METHOD") == "POST":
+                target = emulation.nodegroup_update_target(path)
+                if target is not None:
+                    body = _buffer_body(environ)
+                    return self._then(environ, start_response, lambda: emulation.resize_nodegroup_asg(
+                        region, target[0], target[1], body))
         return self.app(environ, start_response)
+
+    def _elasticache(self, environ: dict[str, Any], start_response: Callable[..., Any],
+                     region: str) -> Iterable[bytes]:
+        params = {k: v[0] for k, v in parse_qs(_buffer_body(environ).decode()).items()}
+        action = params.get("Action", "")
+        if action in emulation.GLOBAL_DATASTORE_ACTIONS:
+            status, xml = self.datastores.handle(action, params, region)
+            start_response(f"{status} {'OK' if status == 200 else 'Error'}", [("Content-Type", "text/xml")])
+            return [xml.encode()]
+        gid = params.get("GlobalReplicationGroupId")
+        if action == "CreateReplicationGroup" and gid:
+            return self._then(environ, start_response, lambda: self.datastores.join(
+                gid, params.get("ReplicationGroupId", ""), region))
+        return self.app(environ, start_response)
+
+    def _then(self, environ: dict[str, Any], start_response: Callable[..., Any],
+              after: Callable[[], None]) -> Iterable[bytes]:
+        """Pass the call to moto; when moto accepted it (2xx), run `after` (what AWS would do next)."""
+        status: list[str] = []
+
+        def capture(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            status.append(code)
+            return start_response(code, headers, exc_info) if exc_info else start_response(code, headers)
+
+        body = list(self.app(environ, capture))
+        if status and status[0].startswith("2"):
+            after()
+        return body
 
     def _drop(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         """Close the client's connection without an answer: what an unreachable endpoint looks like."""
@@ -130,8 +172,24 @@ class WorldControl:
                 start_response("400 Bad Request", [("Content-Type", "application/json")])
                 return [b'{"error": "body must be JSON"}']
             self.state.update(change)
+            if change.get("resetEmulation"):
+                self.datastores.reset()
+            if change.get("warm"):
+                threading.Thread(target=emulation.warm_backends, args=(list(change["warm"]),), name="local-aws-warm",
+                                 daemon=True).start()
+            if change.get("certificates"):
+                emulation.ensure_certificates(list(change["certificates"]), str(change.get("domain", "example.com")))
         start_response("200 OK", [("Content-Type", "application/json")])
         return [json.dumps(self.state.to_json()).encode()]
+
+
+def _buffer_body(environ: dict[str, Any]) -> bytes:
+    """Read the request body and put it back, so both this layer and moto can read it."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
 
 
 def build_app(state: WorldState) -> WorldControl:
@@ -186,6 +244,9 @@ class InProcessServer:
     def start(self) -> InProcessServer:
         from werkzeug.serving import make_server
 
+        # The local AWS has AWS's managed IAM policies (the program attaches several), like AWS.
+        os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # moto's errors reach the client anyway
         if self.requested_port and not port_is_free(self.requested_port):
             raise LocalAwsError(f"port {self.requested_port} on {LOOPBACK} is already in use "
                                 "(pick another with --port, or stop what holds it: hastack local down)")
@@ -239,10 +300,15 @@ class WorldClient:
     def set_world(self, **change: Any) -> dict[str, Any]:
         return self._request(CONTROL_PATH, change)
 
+    def ensure_certificates(self, arns: list[str], domain: str) -> None:
+        """Issued ACM certificates with these exact ARNs (certificates the stack config names)."""
+        if arns:
+            self.set_world(certificates=arns, domain=domain)
+
     def reset(self) -> None:
         """Forget every resource (moto's reset) and heal the world."""
         self._request("/moto-api/reset", {})
-        self.set_world(downRegions=[], redHealthChecks=[])
+        self.set_world(downRegions=[], redHealthChecks=[], resetEmulation=True)
 
     def is_up(self) -> bool:
         try:
@@ -294,31 +360,78 @@ def read_detached(build_dir: Path, stack: str) -> dict[str, Any] | None:
         return None
 
 
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+class ProcessServer:
+    """moto + world control in a child process (`python -m hastack.local.server`).
+
+    Its own interpreter, so moto works on the other core while this process runs the Pulumi
+    program or the DR command — and a detached one outlives the command that started it.
+    """
+
+    def __init__(self, port: int = 0, log_path: Path | None = None, detach: bool = False) -> None:
+        self.port = port
+        self.log_path = log_path
+        self.detach = detach
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self) -> ProcessServer:
+        if self.port and not port_is_free(self.port):
+            raise LocalAwsError(f"port {self.port} on {LOOPBACK} is already in use (pick another with --port)")
+        self.port = self.port or free_port()
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "hastack.local.server", "--port", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=self.detach,
+                cwd=str(Path(__file__).resolve().parents[2]),
+            )
+        finally:
+            if log is not subprocess.DEVNULL:
+                log.close()
+        try:
+            WorldClient(self.endpoint).wait_until_up(process=self.process)
+        except LocalAwsError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+
+    def __enter__(self) -> ProcessServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 def start_detached(build_dir: Path, stack: str, port: int) -> dict[str, Any]:
     """Start `python -m hastack.local.server` in its own session; write build/local-<stack>.json."""
     running = read_detached(build_dir, stack)
     if running and _is_our_server(int(running["pid"])):
         raise LocalAwsError(f"a local AWS for stack {stack!r} already runs (pid {running['pid']}, "
                             f"{running['endpoint']}); stop it first: hastack local down --stack {stack}")
-    if not port_is_free(port):
-        raise LocalAwsError(f"port {port} on {LOOPBACK} is already in use (pick another with --port)")
     build_dir.mkdir(parents=True, exist_ok=True)
     log_path = build_dir / f"local-{stack}.log"
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hastack.local.server", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            cwd=str(Path(__file__).resolve().parents[2]),
-        )
-    endpoint = f"http://{LOOPBACK}:{port}"
-    try:
-        WorldClient(endpoint).wait_until_up(process=process)
-    except LocalAwsError:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=10)
-        raise
-    record = {"pid": process.pid, "port": port, "endpoint": endpoint, "stack": stack,
+    server = ProcessServer(port, log_path=log_path, detach=True).start()
+    assert server.process is not None
+    record = {"pid": server.process.pid, "port": server.port, "endpoint": server.endpoint, "stack": stack,
               "log": str(log_path), "startedAt": datetime.now(UTC).isoformat(timespec="seconds")}
     pid_file(build_dir, stack).write_text(json.dumps(record, indent=2) + "\n")
     return record
