@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 HASTACK := $(PY) -m hastack
 STAMP := $(VENV)/.installed
 
-.PHONY: plan test lint bench clean venv
+.PHONY: plan policy test lint bench clean venv
 
 # Re-install only when requirements.txt changed since the last install.
 $(STAMP): requirements.txt
@@ -20,6 +20,12 @@ venv: $(STAMP)
 ## plan: render the stack offline (mock runtime) -> build/plan-$(STACK).json, manifests, outputs
 plan: $(STAMP)
 	$(HASTACK) plan --stack $(STACK)
+	$(HASTACK) policy check build/plan-$(STACK).json
+
+## policy: render the plan, then run the policy pack on it (offline, over the engine's gRPC protocol)
+policy: $(STAMP)
+	$(HASTACK) plan --stack $(STACK) --quiet
+	$(HASTACK) policy check build/plan-$(STACK).json
 
 ## test: the whole test suite (what CI runs)
 test: $(STAMP)

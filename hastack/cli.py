@@ -16,7 +16,10 @@ from rich.console import Console
 from hastack.config import ConfigError
 from hastack.dr.cli import dr_app
 from hastack.drills import drill_app
+from hastack.fmea import write_fmea
 from hastack.plan import REPO_ROOT, PlanError, render, write_plan
+from hastack.policy_cli import policy_app
+from hastack.policy_config import facts_for_stack
 from hastack.summary import print_summary
 
 app = typer.Typer(
@@ -61,6 +64,9 @@ def plan_command(
     paths = write_plan(plan, build_dir)
     if not quiet:
         print_summary(plan)
+    # The availability model and FMEA table (policies/availability.py) of what was just rendered.
+    paths.update(write_fmea(plan.to_json(), facts_for_stack(stack, config_path=config_file), build_dir,
+                            None if quiet else Console()))
     for label, path in paths.items():
         print(f"wrote {label}: {_rel(path)}")
 
@@ -69,6 +75,7 @@ def plan_command(
 # the same group (e.g. `hastack drill region`).
 app.add_typer(drill_app, name="drill")
 app.add_typer(dr_app, name="dr")
+app.add_typer(policy_app, name="policy")
 
 
 def _rel(path: Path) -> str:

@@ -1,0 +1,20 @@
+"""The hastack policy pack: builds the `PolicyPack` and nothing else.
+
+The Pulumi engine (or `hastack policy check`, which plays the engine offline) starts this program
+with `python -m pulumi.policy <engine address> .` in this directory; constructing the `PolicyPack`
+starts its gRPC Analyzer server, prints the port and blocks. Never import this file from a test.
+"""
+
+from availability import POLICIES as AVAILABILITY
+from pulumi_policy import EnforcementLevel, PolicyPack
+from security import POLICIES as SECURITY
+from spof import POLICIES as SPOF
+from workload import POLICIES as WORKLOAD
+
+PolicyPack(
+    name="hastack-ha",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    policies=[*SPOF, *WORKLOAD, *SECURITY, *AVAILABILITY],
+    description="No single point of failure, encryption and exposure basics, and an availability budget "
+                "checked against the stack's SLO.",
+)

@@ -1,0 +1,392 @@
+"""Security baseline: encryption at rest and in transit, no public exposure, IMDSv2, no plaintext secrets.
+
+An HA stack that leaks is not available to anyone for long; these rules hold the line the data and
+cluster tiers were built on:
+
+* at rest: RDS storage, ElastiCache, EBS volumes of the nodes (via their launch templates), EKS secrets;
+* in transit: ElastiCache TLS, HTTPS listeners (HTTP only as a redirect), RDS Proxy TLS, and the RDS
+  parameter group forcing SSL (`rds.force_ssl=1` / `require_secure_transport=ON`);
+* exposure: nothing public but the ALBs; no security-group ingress from 0.0.0.0/0 or ::/0 except the
+  ALBs' 80/443 — inline `ingress` blocks, `aws.ec2.SecurityGroupRule` and
+  `aws.vpc.SecurityGroupIngressRule` alike;
+* IMDSv2 required on every launch template and instance;
+* no secret-looking input (password, token, secret key, ...) holding a literal value.
+
+About secrets under the real engine: `pulumi preview` hands the pack secret values decrypted, so a
+value can't be told apart from a literal by looking at it. The rule therefore also accepts a value
+that flows from another resource (a property dependency, e.g. a generated password or a Secrets
+Manager secret); the offline runner sends what the program marked secret as "[secret]".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from _util import (
+    CACHE_GROUP,
+    EBS_VOLUME,
+    EC2_INSTANCE,
+    EKS_CLUSTER,
+    EKS_NODE_GROUP,
+    K8S_SECRET,
+    LAUNCH_TEMPLATE,
+    LISTENERS,
+    LOAD_BALANCERS,
+    RDS_CLUSTER,
+    RDS_CLUSTER_PARAMETER_GROUP,
+    RDS_INSTANCE,
+    RDS_PARAMETER_GROUP,
+    RDS_PROXY,
+    SECRET_PLACEHOLDER,
+    SECURITY_GROUP,
+    SECURITY_GROUP_INGRESS_RULE,
+    SECURITY_GROUP_RULE,
+    SUBNET,
+    Graph,
+    Node,
+    Resource,
+    as_int,
+    as_list,
+    display,
+    get,
+    is_unknown,
+    resource_rule,
+    setting_schema,
+    stack_rule,
+    truthy,
+)
+from pulumi_policy import EnforcementLevel, Severity
+
+ANYWHERE_V4 = "0.0.0.0/0"
+ANYWHERE_V6 = "::/0"
+
+# ---------------------------------------------------------------------------------------------
+# Encryption at rest
+# ---------------------------------------------------------------------------------------------
+
+
+def _is_global_secondary(r: Resource) -> bool:
+    return r.type == CACHE_GROUP and bool(get(r.props, "globalReplicationGroupId"))
+
+
+def check_encryption_at_rest(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
+    if r.type in (RDS_INSTANCE, RDS_CLUSTER):
+        if not truthy(get(r.props, "storageEncrypted")):
+            yield (f"{display(r)} has storageEncrypted={get(r.props, 'storageEncrypted')!r}. Set storageEncrypted=True "
+                   "with a customer KMS key (kmsKeyId); an existing instance must be re-created from an encrypted "
+                   "snapshot.")
+    elif r.type == CACHE_GROUP:
+        value = get(r.props, "atRestEncryptionEnabled")
+        if value is None and _is_global_secondary(r):
+            return  # a Global Datastore secondary inherits the primary's encryption
+        if not truthy(value):
+            yield (f"{display(r)} has atRestEncryptionEnabled={value!r}. Set atRestEncryptionEnabled=True "
+                   "(and kmsKeyId).")
+    elif r.type == EBS_VOLUME:
+        if not truthy(get(r.props, "encrypted")):
+            yield f"{display(r)} is not encrypted. Set encrypted=True (and kmsKeyId)."
+    elif r.type == LAUNCH_TEMPLATE:
+        mappings = [m for m in as_list(get(r.props, "blockDeviceMappings")) if isinstance(m, dict)]
+        if not mappings:
+            yield (f"{display(r)} declares no blockDeviceMappings, so the root volume's encryption depends on the "
+                   "account default. Map the root device with ebs={encrypted: 'true', kmsKeyId: ...}.")
+        for m in mappings:
+            ebs = m.get("ebs")
+            if isinstance(ebs, dict) and not truthy(get(ebs, "encrypted")):
+                yield (f"{display(r)} maps {m.get('deviceName')} with ebs.encrypted={ebs.get('encrypted')!r}. "
+                       "Set ebs.encrypted='true'.")
+    elif r.type == EKS_CLUSTER:
+        configs = [c for c in as_list(get(r.props, "encryptionConfig")) if isinstance(c, dict)]
+        ok = any("secrets" in as_list(c.get("resources")) and get(c, "provider", "keyArn") for c in configs)
+        if not ok:
+            yield (f"{display(r)} does not encrypt Kubernetes secrets with KMS. Set encryptionConfig="
+                   "{resources: ['secrets'], provider: {keyArn: <KMS key ARN>}}.")
+    elif r.type == EKS_NODE_GROUP and not get(r.props, "launchTemplate"):
+        yield (f"{display(r)} uses no launch template, so its volumes' encryption (and IMDS settings) are EKS "
+               "defaults. Give it a launch template with encrypted block devices.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Encryption in transit
+# ---------------------------------------------------------------------------------------------
+
+
+def _redirects_to_https(actions: list[Any]) -> bool:
+    return bool(actions) and all(isinstance(a, dict) and a.get("type") == "redirect"
+                                 and str(get(a, "redirect", "protocol", default="")).upper() == "HTTPS"
+                                 for a in actions)
+
+
+def check_encryption_in_transit(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
+    if r.type == CACHE_GROUP:
+        value = get(r.props, "transitEncryptionEnabled")
+        if value is None and _is_global_secondary(r):
+            return
+        if not truthy(value):
+            yield (f"{display(r)} has transitEncryptionEnabled={value!r}: clients talk to the cache in plaintext. "
+                   "Set transitEncryptionEnabled=True (transitEncryptionMode 'required').")
+        elif get(r.props, "transitEncryptionMode") == "preferred":
+            yield (f"{display(r)} has transitEncryptionMode='preferred', which still accepts plaintext clients. "
+                   "Set it to 'required' once clients use TLS.")
+    elif r.type in LISTENERS:
+        protocol = str(get(r.props, "protocol", default="HTTP")).upper()
+        if protocol in ("HTTP", "TCP", "UDP", "TCP_UDP") and not _redirects_to_https(
+                as_list(get(r.props, "defaultActions"))):
+            yield (f"{display(r)} listens with {protocol} on port {get(r.props, 'port')} without redirecting to HTTPS. "
+                   "Serve HTTPS (certificateArn, a TLS 1.2+ sslPolicy) and make port 80 a redirect to HTTPS.")
+    elif r.type == RDS_PROXY and not truthy(get(r.props, "requireTls")):
+        yield f"{display(r)} has requireTls={get(r.props, 'requireTls')!r}. Set requireTls=True."
+
+
+_FORCE_SSL = {"rds.force_ssl": {"1", "true", "on"}, "require_secure_transport": {"1", "on", "true"}}
+
+
+def _forces_ssl(group: Node) -> bool:
+    for p in as_list(group.props.get("parameters")):
+        if isinstance(p, dict) and str(p.get("name")) in _FORCE_SSL:
+            if str(p.get("value", "")).strip().lower() in _FORCE_SSL[str(p["name"])]:
+                return True
+    return False
+
+
+def check_rds_force_ssl(graph: Graph, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
+    groups = graph.of_type(RDS_PARAMETER_GROUP, RDS_CLUSTER_PARAMETER_GROUP)
+    for db in graph.of_type(RDS_INSTANCE, RDS_CLUSTER):
+        key = "parameterGroupName" if db.type == RDS_INSTANCE else "dbClusterParameterGroupName"
+        wanted = db.props.get(key)
+        if not wanted:
+            yield (f"{display(db)} uses the default parameter group, which doesn't force SSL. Attach a parameter "
+                   "group with rds.force_ssl=1 (PostgreSQL) or require_secure_transport=ON (MySQL).", db.urn)
+            continue
+        group = next((g for g in groups if wanted in (g.props.get("name"), g.id)), None)
+        if group is None:
+            yield (f"{display(db)} uses parameter group {wanted!r}, which is not part of this stack, so nothing "
+                   "proves it forces SSL. Manage the parameter group in the stack with rds.force_ssl=1.", db.urn)
+        elif not _forces_ssl(group):
+            yield (f"{display(db)} uses {display(group)}, which does not set rds.force_ssl=1 / "
+                   "require_secure_transport=ON: clients may connect without TLS.", group.urn)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public exposure and security groups
+# ---------------------------------------------------------------------------------------------
+
+
+def check_public_access(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
+    if r.type in (RDS_INSTANCE, RDS_CLUSTER) and truthy(get(r.props, "publiclyAccessible")):
+        yield f"{display(r)} is publiclyAccessible. Set publiclyAccessible=False; clients reach it inside the VPC."
+    elif r.type in LOAD_BALANCERS:
+        kind = get(r.props, "loadBalancerType", default="application")
+        if kind != "application" and not truthy(get(r.props, "internal")):
+            yield (f"{display(r)} is an internet-facing {kind} load balancer; only the ALBs may face the internet. "
+                   "Set internal=True.")
+    elif r.type == SUBNET and truthy(get(r.props, "mapPublicIpOnLaunch")):
+        yield (f"{display(r)} gives every instance a public IP (mapPublicIpOnLaunch=True). Set it to False; the ALB "
+               "is the only public entry point.")
+    elif r.type == EC2_INSTANCE and truthy(get(r.props, "associatePublicIpAddress")):
+        yield f"{display(r)} has a public IP. Set associatePublicIpAddress=False."
+    elif r.type == LAUNCH_TEMPLATE:
+        for ni in as_list(get(r.props, "networkInterfaces")):
+            if isinstance(ni, dict) and truthy(ni.get("associatePublicIpAddress")):
+                yield (f"{display(r)} gives its nodes public IPs. Set "
+                       "networkInterfaces[].associatePublicIpAddress=false.")
+
+
+def check_eks_endpoint(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
+    vpc = get(r.props, "vpcConfig", default={})
+    public = vpc.get("endpointPublicAccess")
+    cidrs = as_list(vpc.get("publicAccessCidrs"))
+    if (public is None or truthy(public)) and (not cidrs or ANYWHERE_V4 in cidrs):
+        yield (f"{display(r)} serves the Kubernetes API on a public endpoint open to 0.0.0.0/0 (IAM still "
+               "authenticates every call). Restrict vpcConfig.publicAccessCidrs to the deployers' and operators' "
+               "ranges, or set endpointPublicAccess=False and deploy from inside the VPC.")
+
+
+def _port_range(rule: dict[str, Any]) -> tuple[int, int, str]:
+    protocol = str(rule.get("protocol") or rule.get("ipProtocol") or "tcp").lower()
+    low = as_int(rule.get("fromPort"), 0) or 0
+    high = as_int(rule.get("toPort"), low) or low
+    return low, high, protocol
+
+
+def _web_only(rule: dict[str, Any], ports: set[int]) -> bool:
+    low, high, protocol = _port_range(rule)
+    return protocol in ("tcp", "6") and low == high and low in ports
+
+
+def alb_security_groups(graph: Graph) -> set[str]:
+    """URNs of the security groups attached to internet-facing application load balancers."""
+    out: set[str] = set()
+    for lb in graph.of_type(*("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")):
+        if lb.props.get("loadBalancerType", "application") != "application" or truthy(lb.props.get("internal")):
+            continue
+        for sg_id in as_list(lb.props.get("securityGroups")):
+            sg = graph.by_id(sg_id)
+            if sg is not None:
+                out.add(sg.urn)
+        out.update(d for d in lb.dependencies if d in graph.by_urn and graph.by_urn[d].type == SECURITY_GROUP
+                   and not as_list(lb.props.get("securityGroups")))
+    return out
+
+
+def check_open_ingress(graph: Graph, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
+    allowed_ports = {as_int(p, 0) for p in cfg["albPublicPorts"]}
+    alb_sgs = alb_security_groups(graph)
+
+    def verdict(owner: Node | None, rule: dict[str, Any], where: str, urn: str) -> Iterator[tuple[str, str]]:
+        low, high, protocol = _port_range(rule)
+        ports = "all ports" if protocol in ("-1", "all") else f"{protocol} {low}-{high}" if low != high else \
+            f"{protocol} {low}"
+        if owner is not None and owner.urn in alb_sgs and _web_only(rule, allowed_ports):
+            return
+        whose = display(owner) if owner is not None else "a security group outside this stack"
+        yield (f"{where} opens {ports} of {whose} to the internet. Only the ALBs' security group may take "
+               f"{'/'.join(str(p) for p in sorted(allowed_ports))} from anywhere; admit other traffic from a "
+               "security group (e.g. the ALB's) or a VPC CIDR.", urn)
+
+    for sg in graph.of_type(SECURITY_GROUP):
+        for rule in as_list(sg.props.get("ingress")):
+            if not isinstance(rule, dict):
+                continue
+            if ANYWHERE_V4 in as_list(rule.get("cidrBlocks")) or ANYWHERE_V6 in as_list(rule.get("ipv6CidrBlocks")):
+                yield from verdict(sg, rule, f"An inline ingress rule of {display(sg)}", sg.urn)
+    for rule in graph.of_type(SECURITY_GROUP_RULE):
+        if rule.props.get("type") != "ingress":
+            continue
+        if ANYWHERE_V4 in as_list(rule.props.get("cidrBlocks")) or ANYWHERE_V6 in as_list(
+                rule.props.get("ipv6CidrBlocks")):
+            yield from verdict(graph.by_id(rule.props.get("securityGroupId")), rule.props, display(rule), rule.urn)
+    for rule in graph.of_type(SECURITY_GROUP_INGRESS_RULE):
+        if rule.props.get("cidrIpv4") == ANYWHERE_V4 or rule.props.get("cidrIpv6") == ANYWHERE_V6:
+            yield from verdict(graph.by_id(rule.props.get("securityGroupId")), rule.props, display(rule), rule.urn)
+
+
+# ---------------------------------------------------------------------------------------------
+# IMDSv2
+# ---------------------------------------------------------------------------------------------
+
+
+def check_imdsv2(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
+    if r.type in (LAUNCH_TEMPLATE, EC2_INSTANCE):
+        tokens = get(r.props, "metadataOptions", "httpTokens")
+        endpoint = get(r.props, "metadataOptions", "httpEndpoint", default="enabled")
+        if endpoint != "disabled" and tokens != "required":
+            yield (f"{display(r)} has metadataOptions.httpTokens={tokens!r}: IMDSv1 lets any SSRF read the node's "
+                   "credentials. Set metadataOptions={httpTokens: 'required', httpPutResponseHopLimit: 1 or 2}.")
+    elif r.type == EKS_NODE_GROUP and not get(r.props, "launchTemplate"):
+        yield (f"{display(r)} uses no launch template, so IMDSv2 is not enforced on its nodes. Give it a launch "
+               "template with metadataOptions.httpTokens='required'.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Plaintext secrets
+# ---------------------------------------------------------------------------------------------
+
+#: Keys whose value is the secret itself (by how the key ends: `masterPassword`, `authToken`, `secretString`,
+#: `clientSecret`, `privateKeyPem`, ...). Keys merely mentioning one (`secretArn`, `httpTokens`,
+#: `manageMasterUserPassword`, `skipCredentialsValidation`) hold references or switches and don't match.
+_SENSITIVE = re.compile(r"(password|passwd|passphrase|secret|secretstring|secretbinary|secretkey|token|apikey|"
+                        r"api_key|privatekey|private_key|privatekeypem|accesskey|credentials?)(wo)?$", re.IGNORECASE)
+_GENERATORS = ("random:", "aws:secretsmanager/", "aws:ssm/parameter", "tls:")
+
+
+def _literal(value: Any) -> bool:
+    return isinstance(value, str) and value not in ("", SECRET_PLACEHOLDER) and not is_unknown(value)
+
+
+def _secret_paths(value: Any, path: str = "") -> Iterator[str]:
+    """Paths of string values under secret-looking keys (and of plaintext env vars named like secrets)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            here = f"{path}.{k}" if path else str(k)
+            if isinstance(k, str) and _SENSITIVE.search(k) and _literal(v):
+                yield here
+            elif k == "env" and isinstance(v, list):
+                for i, e in enumerate(v):
+                    if isinstance(e, dict) and _SENSITIVE.search(str(e.get("name", ""))) and _literal(e.get("value")):
+                        yield f"{here}[{i}]({e.get('name')}).value"
+            else:
+                yield from _secret_paths(v, here)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _secret_paths(v, f"{path}[{i}]")
+
+
+def check_plaintext_secrets(graph: Graph, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
+    for node in graph.nodes:
+        generated = {k for k, deps in node.property_dependencies.items()
+                     if any(graph.by_urn[d].type.startswith(_GENERATORS) for d in deps if d in graph.by_urn)}
+        found = [p for p in _secret_paths(node.props) if p.split(".")[0].split("[")[0] not in generated]
+        if node.type == K8S_SECRET:
+            for field in ("data", "stringData"):
+                values = node.props.get(field)
+                if isinstance(values, dict):
+                    found += [f"{field}.{k}" for k, v in values.items() if _literal(v)]
+        for path in found:
+            yield (f"{display(node)} has a plaintext value in '{path}': it ends up in the program, the state and the "
+                   "plan. Let the service manage it (RDS manageMasterUserPassword), generate it with a resource "
+                   "(random.RandomPassword into Secrets Manager), or mark it secret (pulumi.Output.secret / "
+                   "`pulumi config set --secret`).", node.urn)
+
+
+# ---------------------------------------------------------------------------------------------
+# The policies
+# ---------------------------------------------------------------------------------------------
+
+POLICIES = [
+    resource_rule(
+        "encryption-at-rest",
+        "Data at rest is encrypted: RDS storage, ElastiCache, node EBS volumes (launch templates), EKS secrets.",
+        "RDS: storageEncrypted=True + kmsKeyId. ElastiCache: atRestEncryptionEnabled=True. Launch templates: every "
+        "blockDeviceMappings[].ebs.encrypted='true'. EKS: encryptionConfig for 'secrets' with a KMS key.",
+        [RDS_INSTANCE, RDS_CLUSTER, CACHE_GROUP, EBS_VOLUME, LAUNCH_TEMPLATE, EKS_CLUSTER, EKS_NODE_GROUP],
+        check_encryption_at_rest, severity=Severity.CRITICAL),
+    resource_rule(
+        "encryption-in-transit",
+        "Traffic is encrypted in transit: ElastiCache TLS, HTTPS listeners (HTTP only redirects), RDS Proxy TLS.",
+        "ElastiCache: transitEncryptionEnabled=True (mode 'required'). Listeners: protocol HTTPS with a "
+        "certificate; port 80 only as a redirect to HTTPS. RDS Proxy: requireTls=True.",
+        [CACHE_GROUP, *LISTENERS, RDS_PROXY], check_encryption_in_transit, severity=Severity.CRITICAL),
+    stack_rule(
+        "rds-force-ssl",
+        "Every RDS database uses a parameter group of this stack that forces SSL.",
+        "Create an aws.rds.ParameterGroup with parameters [{name: 'rds.force_ssl', value: '1'}] (PostgreSQL) or "
+        "require_secure_transport=ON (MySQL) and set parameterGroupName on every instance, replicas included.",
+        check_rds_force_ssl),
+    resource_rule(
+        "no-public-access",
+        "Nothing is publicly reachable except the application load balancers.",
+        "RDS: publiclyAccessible=False. Subnets: mapPublicIpOnLaunch=False. Instances and launch templates: no "
+        "public IPs. Non-ALB load balancers: internal=True.",
+        [RDS_INSTANCE, RDS_CLUSTER, *LOAD_BALANCERS, SUBNET, EC2_INSTANCE, LAUNCH_TEMPLATE],
+        check_public_access, severity=Severity.CRITICAL),
+    resource_rule(
+        "eks-endpoint-restricted",
+        "The EKS API endpoint is private or limited to known CIDRs (advisory: deployments run from outside the VPC).",
+        "Set vpcConfig.publicAccessCidrs to the deployers' egress ranges (or endpointPublicAccess=False with a "
+        "deployer inside the VPC); then make this policy mandatory in policies/config/<stack>.json.",
+        [EKS_CLUSTER], check_eks_endpoint, severity=Severity.MEDIUM, enforcement=EnforcementLevel.ADVISORY),
+    stack_rule(
+        "no-open-ingress",
+        "No security group admits 0.0.0.0/0 or ::/0, except the ALBs' security group on 80/443.",
+        "Replace the internet CIDR by the source security group (e.g. the ALB's for the nodes) or the VPC CIDR; "
+        "only the ALB security group may take 80/443 from anywhere.",
+        check_open_ingress,
+        setting_schema(albPublicPorts={"type": "array", "items": {"type": "integer"}, "default": [80, 443],
+                                       "description": "Ports the ALBs' security group may open to the internet."}),
+        Severity.CRITICAL),
+    resource_rule(
+        "imdsv2-required",
+        "Instances and launch templates require IMDSv2 (session tokens) for the instance metadata service.",
+        "Set metadataOptions={httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 2} on "
+        "every launch template and instance; give every node group a launch template.",
+        [LAUNCH_TEMPLATE, EC2_INSTANCE, EKS_NODE_GROUP], check_imdsv2),
+    stack_rule(
+        "no-plaintext-secrets",
+        "No resource input holds a plaintext secret (password, token, secret or private key).",
+        "Use RDS manageMasterUserPassword, generate secrets with random.RandomPassword stored in Secrets Manager, "
+        "or mark values secret (pulumi.Output.secret, `pulumi config set --secret`).",
+        check_plaintext_secrets, severity=Severity.CRITICAL),
+]
