@@ -154,6 +154,8 @@ class Registration:
     ignore_changes: list[str] = field(default_factory=list)
     protect: bool = False
     retain_on_delete: bool = False
+    #: input name -> URNs its value came from (what the engine hands AnalyzeStack as propertyDependencies).
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
 
 class PlanMocks(pulumi.runtime.Mocks):
@@ -223,6 +225,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             dependencies=list(request.dependencies), custom=bool(request.custom), inputs=inputs,
             id=response.id or None, outputs=outputs, region=region, ignore_changes=list(request.ignoreChanges),
             protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items() if v.urns},
         ))
         return response
 
@@ -343,6 +346,7 @@ def render(stack: str, root: Path = REPO_ROOT, config: dict[str, Any] | None = N
             "ignoreChanges": r.ignore_changes,
             "protect": r.protect,
             "retainOnDelete": r.retain_on_delete,
+            "propertyDependencies": r.property_dependencies,
         }
         for r in monitor.registrations
     ]
