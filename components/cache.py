@@ -117,16 +117,21 @@ class CacheTier(pulumi.ComponentResource):
             opts=args.dr.opts(self),
         )
 
-        writer, reader = (self.dr_group, self.primary_group) if args.failed_over else (self.primary_group,
-                                                                                        self.dr_group)
-        writer_site, reader_site = (args.dr, args.primary) if args.failed_over else (args.primary, args.dr)
+        # Which member is the Global Datastore's primary is run-time state (see the module docstring);
+        # the program's view of it follows activeRegion.
+        self.writer_group, self.reader_group = ((self.dr_group, self.primary_group) if args.failed_over
+                                                else (self.primary_group, self.dr_group))
+        self.writer_site, self.reader_site = (args.dr, args.primary) if args.failed_over else (args.primary, args.dr)
+        # Stack outputs name members by the region they were built in (`primary` = primaryRegion's group,
+        # `secondary` = drRegion's), never by current role: the DR command relies on the names not flipping.
         self.outputs = {
             "globalDatastoreId": self.global_datastore.global_replication_group_id,
-            "primary": {"region": writer_site.region, "replicationGroupId": writer.replication_group_id},
-            "secondary": {"region": reader_site.region, "replicationGroupId": reader.replication_group_id},
+            "primary": {"region": args.primary.region, "replicationGroupId": self.primary_group.replication_group_id},
+            "secondary": {"region": args.dr.region, "replicationGroupId": self.dr_group.replication_group_id},
         }
         self.register_outputs({**self.outputs, "authSecretArn": self.auth_secret.arn,
-                               "primaryEndpoint": writer.primary_endpoint_address})
+                               "writerRegion": self.writer_site.region,
+                               "writerEndpoint": self.writer_group.primary_endpoint_address})
 
     def _site_parts(self, site: Site) -> _SiteParts:
         name = f"{self._name}-{site.role}"

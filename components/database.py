@@ -132,22 +132,27 @@ class DatabaseTier(pulumi.ComponentResource):
                                     extra=self._old_writer_opts() if args.failed_over else None)
         self.proxy = self._proxy(dr, dr_instance) if args.failed_over else primary_proxy
 
+        # Stack outputs name members by the region they were *built* in, never by current role:
+        # `primary` is always the primaryRegion instance, `replica` the drRegion one (promoted or not).
+        # Which one takes writes is `activeRegion`; the DR command relies on the names not flipping.
         self.outputs = {
             "primary": {
-                "region": self.writer_site.region,
-                "identifier": self.writer.identifier,
-                "arn": self.writer.arn,
-                "endpoint": self.writer.address,
-                "proxyEndpoint": self.proxy.endpoint,
+                "region": args.primary.region,
+                "identifier": primary_instance.identifier,
+                "arn": primary_instance.arn,
+                "endpoint": primary_instance.address,
+                "proxyEndpoint": primary_proxy.endpoint,
             },
             "replica": {
-                "region": self.replica_site.region,
-                "identifier": self.replica.identifier,
-                "arn": self.replica.arn,
+                "region": args.dr.region,
+                "identifier": dr_instance.identifier,
+                "arn": dr_instance.arn,
+                "endpoint": dr_instance.address,
             },
             "prodInstanceClass": args.database.instance_class,
         }
-        self.register_outputs(self.outputs)
+        self.register_outputs({**self.outputs, "writerRegion": self.writer_site.region,
+                               "writerProxyEndpoint": self.proxy.endpoint})
 
     # -- per-region parts -----------------------------------------------------------------------
 

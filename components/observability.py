@@ -602,7 +602,7 @@ def stack_observability(config: StackConfig, regions: Sequence[Region], database
         checks.append(HealthCheckWatch("primary-gate", dns.gate.id))
     db_instance = {"primary": database.primary_instance, "dr": database.dr_instance}
     cache_group = {"primary": cache.primary_group, "dr": cache.dr_group}
-    cache_reader_region = cache.outputs["secondary"]["region"]
+    cache_reader_region = cache.reader_site.region
     out: dict[str, Observability] = {}
     for region in regions:
         active = region.region == config.active_region

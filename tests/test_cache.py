@@ -159,12 +159,9 @@ def test_cache_outputs_follow_the_contract(prod_plan: Plan, prod_config: dict[st
     }
 
 
-def test_failed_over_names_the_dr_group_primary_and_keeps_the_datastore(failed_over_plan: Plan, prod_plan: Plan,
-                                                                         prod_config: dict[str, Any]) -> None:
-    out = failed_over_plan.outputs["cache"]
-    assert out["primary"]["region"] == prod_config["hastack:drRegion"]
-    assert out["secondary"]["region"] == prod_config["hastack:primaryRegion"]
-    assert out["globalDatastoreId"] == prod_plan.outputs["cache"]["globalDatastoreId"]
+def test_failed_over_changes_no_cache_resource_and_no_output(failed_over_plan: Plan, prod_plan: Plan) -> None:
+    """The Global Datastore's primary moves at run time (hastack dr); the program converges without a diff."""
+    assert failed_over_plan.outputs["cache"] == prod_plan.outputs["cache"]
     for name in ("cache-primary", "cache-dr", "cache-global"):
         typ = GLOBAL if name == "cache-global" else GROUP
         assert one(failed_over_plan, typ, name)["inputs"] == one(prod_plan, typ, name)["inputs"], name

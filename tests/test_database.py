@@ -178,7 +178,7 @@ def test_database_outputs_follow_the_contract(prod_plan: Plan, prod_config: dict
                     "arn": primary["outputs"]["arn"], "endpoint": primary["outputs"]["address"],
                     "proxyEndpoint": proxy["outputs"]["endpoint"]},
         "replica": {"region": replica["region"], "identifier": replica["outputs"]["identifier"],
-                    "arn": replica["outputs"]["arn"]},
+                    "arn": replica["outputs"]["arn"], "endpoint": replica["outputs"]["address"]},
         "prodInstanceClass": prod_config["hastack:database"]["instanceClass"],
     }
     assert out["replica"]["arn"] == f"arn:aws:rds:{replica['region']}:123456789012:db:{out['replica']['identifier']}"
@@ -215,13 +215,16 @@ def test_failed_over_keeps_the_old_primary_untouched_and_protected(failed_over_p
     assert old_proxy["protect"] is True and old_proxy["retainOnDelete"] is True
 
 
-def test_failed_over_outputs_name_the_dr_database_as_primary(failed_over_plan: Plan,
-                                                             prod_config: dict[str, Any]) -> None:
+def test_failed_over_outputs_keep_naming_members_by_their_built_region(failed_over_plan: Plan, prod_plan: Plan,
+                                                                       prod_config: dict[str, Any]) -> None:
+    """`primary`/`replica` never flip (the DR command reads them); activeRegion says who writes."""
     out = failed_over_plan.outputs["database"]
-    assert out["primary"]["region"] == prod_config["hastack:drRegion"] == failed_over_plan.outputs["activeRegion"]
-    assert out["replica"]["region"] == prod_config["hastack:primaryRegion"]
-    assert arn_region(out["primary"]["arn"]) == out["primary"]["region"]
-    assert f".{out['primary']['region']}.rds.amazonaws.com" in out["primary"]["proxyEndpoint"]
+    assert out["primary"]["region"] == prod_config["hastack:primaryRegion"]
+    assert out["replica"]["region"] == prod_config["hastack:drRegion"] == failed_over_plan.outputs["activeRegion"]
+    for member in ("primary", "replica"):
+        for key in ("identifier", "arn", "endpoint"):
+            assert out[member][key] == prod_plan.outputs["database"][member][key], (member, key)
+    assert arn_region(out["replica"]["arn"]) == out["replica"]["region"]
 
 
 # -- argument validation (no engine) -----------------------------------------------------------
