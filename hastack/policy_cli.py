@@ -48,23 +48,37 @@ def _fail(message: str) -> None:
     fail(message)
 
 
-def _resolve_config(plan: dict[str, Any], explicit: Path | None) -> tuple[dict[str, Any], str]:
-    """The policy config for a plan: --policy-config, else policies/config/<stack>.json; checked
-    against the plan's outputs so a config written for another stack shape is refused."""
+def _resolve_config(plan: dict[str, Any], explicit: Path | None, pack: PolicyPackProcess,
+                    stack_config: Path | None) -> tuple[dict[str, Any], str]:
+    """The policy config for a plan: --policy-config; else derived from --stack-config; else
+    policies/config/<stack>.json. Checked against the plan's outputs so that a config written for
+    another stack shape (other regions, DR mode) is refused."""
     stack = str(plan["stack"])
-    path = explicit or config_path(stack)
-    if explicit is None and not path.is_file():
-        _fail(f"no policy config for stack {stack!r}: {path} does not exist. Derive it with "
-              f"`hastack policy config --stack {stack} --write`, or pass --policy-config FILE.")
-    try:
-        config = load_policy_config(path)
-    except ValueError as exc:
-        _fail(str(exc))
+    if explicit is not None and stack_config is not None:
+        _fail("--policy-config and --stack-config are alternatives: pass one of them")
+    if stack_config is not None:
+        try:
+            config = derive_policy_config(facts_for_stack(stack, config_path=stack_config), pack.policies())
+        except ConfigError as exc:
+            _fail(f"{stack_config}: {exc.render()}")
+        except PlanError as exc:
+            _fail(str(exc))
+        source = f"derived from {stack_config}"
+    else:
+        path = explicit or config_path(stack)
+        if explicit is None and not path.is_file():
+            _fail(f"no policy config for stack {stack!r}: {path} does not exist. Derive it with "
+                  f"`hastack policy config --stack {stack} --write`, or pass --policy-config FILE.")
+        try:
+            config = load_policy_config(path)
+        except ValueError as exc:
+            _fail(str(exc))
+        source = str(path)
     problems = mismatches(config, plan.get("outputs") or {})
     if problems:
-        _fail(f"policy config {path} does not match the plan of stack {stack!r}: " + "; ".join(problems)
+        _fail(f"policy config ({source}) does not match the plan of stack {stack!r}: " + "; ".join(problems)
               + f". Regenerate it with `hastack policy config --stack {stack} --write`.")
-    return config, str(path)
+    return config, source
 
 
 def print_report(report: PolicyReport, console: Console) -> None:
@@ -88,6 +102,8 @@ def check_command(
     plan_file: Path = typer.Argument(..., help="A plan written by `hastack plan` (build/plan-<stack>.json)."),
     policy_config: Path | None = typer.Option(None, "--policy-config", help="Policy config JSON (default: "
                                               "policies/config/<stack>.json, as --policy-pack-config)."),
+    stack_config: Path | None = typer.Option(None, "--stack-config", help="Derive the policy config from this "
+                                             "stack file (the --config the plan was rendered with)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     pack_dir: Path = typer.Option(POLICY_PACK_DIR, "--pack", help="The policy pack directory."),
 ) -> None:
@@ -96,9 +112,9 @@ def check_command(
         plan = load_plan(plan_file)
     except PolicyRunnerError as exc:
         _fail(str(exc))
-    config, source = _resolve_config(plan, policy_config)
     try:
         with PolicyPackProcess(pack_dir, project=str(plan["project"]), stack=str(plan["stack"])) as pack:
+            config, source = _resolve_config(plan, policy_config, pack, stack_config)
             report = pack.check(plan, config)
     except PolicyRunnerError as exc:
         _fail(str(exc))

@@ -105,6 +105,8 @@ def unwrap(value: Any) -> Any:
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         target = value["__target"] if _is_proxy(value) else value  # type: ignore[call-overload]
         return [unwrap(v) for v in target]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # protobuf Structs carry every number as a double; 80.0 is the port 80
     return value
 
 
