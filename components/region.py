@@ -88,6 +88,7 @@ class Region(pulumi.ComponentResource):
             node_security_group_id=self.node_security_group_id,
             autoscaling_group_names=[ng.asg_name for ng in self.node_groups],
             name_prefix=f"hastack-{pulumi.get_stack()}",
+            access_logs_bucket=cfg.access_log_buckets.get(args.region),
         ), opts=child)
 
         self.register_outputs({

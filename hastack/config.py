@@ -178,6 +178,8 @@ class StackConfig:
     record_name: str
     subscriptions: tuple[Subscription, ...]
     dr: DrTimeouts
+    #: Per region, an existing S3 bucket (same region) for the ALB's access logs; none: no access logs.
+    access_log_buckets: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -430,7 +432,7 @@ def _cidrs(c: _Collector, data: Any, regions: tuple[str, str]) -> dict[str, str]
 
 def _certificates(c: _Collector, data: Any, regions: tuple[str, str]) -> dict[str, str]:
     d = c.mapping("ingress", data)
-    c.unknown("ingress", d, ("certificateArns",))
+    c.unknown("ingress", d, ("certificateArns", "accessLogBuckets"))
     arns = c.mapping("ingress.certificateArns", d.get("certificateArns"))
     out: dict[str, str] = {}
     for region in regions:
@@ -442,6 +444,26 @@ def _certificates(c: _Collector, data: Any, regions: tuple[str, str]) -> dict[st
             c.add(f"ingress.certificateArns.{region}", arn, f"an ACM certificate ARN in region {region}")
         else:
             out[region] = arn
+    return out
+
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _access_log_buckets(c: _Collector, data: Any, regions: tuple[str, str]) -> dict[str, str]:
+    """Optional `ingress.accessLogBuckets: {<region>: <bucket>}` (ALB logs go to a bucket in the ALB's region)."""
+    ingress = data if isinstance(data, dict) else {}
+    buckets = c.mapping("ingress.accessLogBuckets", ingress.get("accessLogBuckets"), required=False)
+    out: dict[str, str] = {}
+    for region, bucket in buckets.items():
+        if region not in regions:
+            c.add(f"ingress.accessLogBuckets.{region}", bucket, f"keys must be the primary or DR region "
+                  f"({', '.join(regions)})")
+        elif not isinstance(bucket, str) or not _BUCKET_RE.match(bucket):
+            c.add(f"ingress.accessLogBuckets.{region}", bucket, "an S3 bucket name (3-63 lowercase letters, "
+                  "digits, '.' and '-') of a bucket in that region")
+        else:
+            out[region] = bucket
     return out
 
 
@@ -480,6 +502,7 @@ def parse_config(raw: dict[str, Any]) -> StackConfig:
     database = _database(c, raw.get("database"))
     cache = _cache(c, raw.get("cache"))
     certs = _certificates(c, raw.get("ingress"), (primary, dr))
+    log_buckets = _access_log_buckets(c, raw.get("ingress"), (primary, dr))
 
     dns = c.mapping("dns", raw.get("dns"))
     c.unknown("dns", dns, ("zoneName", "recordName"))
@@ -519,7 +542,7 @@ def parse_config(raw: dict[str, Any]) -> StackConfig:
         primary_region=primary, dr_region=dr, dr_mode=dr_mode, active_region=active, az_count=az_count,
         vpc_cidrs=cidrs, kubernetes_version=str(k8s), nodes=nodes, services=services, slo=slo,
         database=database, cache=cache, certificate_arns=certs, zone_name=zone, record_name=record,
-        subscriptions=tuple(subs), dr=timeouts, raw=dict(raw),
+        subscriptions=tuple(subs), dr=timeouts, access_log_buckets=log_buckets, raw=dict(raw),
     )
 
 

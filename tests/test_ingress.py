@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from components.ingress import TLS_POLICY, IngressArgs, IngressService
+from hastack.config import ConfigError, parse_config
 from hastack.plan import Plan
 from tests.tier_helpers import egress_rules, ingress_rules, node_security_group_id, one, public_subnets
 
@@ -176,3 +177,27 @@ def test_args_reject_duplicate_or_out_of_range_node_ports_and_single_subnet() ->
         _args(services=[IngressService("a", 8080, "/r")])
     with pytest.raises(ValueError, match="at least two AZs"):
         _args(public_subnet_ids=["p1"])
+
+
+def test_access_logs_are_off_unless_a_bucket_is_configured(prod_plan: Plan, prod_config: dict[str, Any],
+                                                           render_config: Any) -> None:
+    assert all("accessLogs" not in lb["inputs"] for lb in prod_plan.of_type(ALB))
+    primary = prod_config["hastack:primaryRegion"]
+    prod_config["hastack:ingress"]["accessLogBuckets"] = {primary: "acme-alb-logs-use1"}
+    plan = render_config(prod_config)
+    assert alb(plan, "primary")["inputs"]["accessLogs"] == {"enabled": True, "bucket": "acme-alb-logs-use1",
+                                                           "prefix": "hastack-prod-primary"}
+    assert "accessLogs" not in alb(plan, "dr")["inputs"]
+
+
+@pytest.mark.parametrize(("buckets", "message"), [
+    ({"eu-north-1": "logs"}, "hastack:ingress.accessLogBuckets.eu-north-1 = 'logs' is invalid: keys must be the"),
+    ({"us-east-1": "Bad_Bucket"}, "hastack:ingress.accessLogBuckets.us-east-1 = 'Bad_Bucket' is invalid: an S3"),
+])
+def test_access_log_bucket_config_is_validated(prod_config: dict[str, Any], buckets: dict[str, str],
+                                               message: str) -> None:
+    raw = {k.split(":", 1)[1]: v for k, v in prod_config.items() if k.startswith("hastack:")}
+    raw["ingress"]["accessLogBuckets"] = buckets
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw)
+    assert any(e.startswith(message) for e in err.value.errors), err.value.errors
