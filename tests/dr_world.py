@@ -62,6 +62,19 @@ def install_moto_extensions() -> None:
 
     RDSBackend.promote_read_replica = promote_read_replica  # type: ignore[method-assign]
 
+    # Speed only: moto's EKS builds a new boto3 Session (re-reading endpoints.json) per role check.
+    import moto.eks.models as eks_models
+    from boto3 import Session
+    partitions = set(Session().get_available_partitions())
+    original_validate = eks_models.validate_role_arn
+
+    def validate_role_arn(arn: str) -> None:
+        if arn.split(":")[1:2] and arn.split(":")[1] in partitions and ":role/" in arn:
+            return
+        original_validate(arn)
+
+    eks_models.validate_role_arn = validate_role_arn
+
     # Global Datastores live in a process-wide dict keyed by id (they span regions).
     store: dict[str, dict[str, Any]] = {}
     ElastiCacheBackend.hastack_global_datastores = store  # type: ignore[attr-defined]
@@ -340,3 +353,118 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --- pytest fixture ---------------------------------------------------------------------------
+
+
+class World:
+    """A seeded in-process moto world: raw + typed outputs, a client maker, the node stand-in."""
+
+    def __init__(self, raw: dict[str, Any], client: Client, session: Any = None) -> None:
+        from hastack.dr.outputs import parse_outputs
+        self.raw, self.client = raw, client
+        self.outputs = parse_outputs(raw, "prod")
+        self.nodes = NodeControllerStandIn(raw, client)
+        self.session = session
+        for service in ("eks", "ec2", "elbv2"):  # created now: the stand-in runs inside branch threads
+            client(service, self.outputs.dr_region)
+    def factory(self, **kwargs: Any) -> Any:
+        """A ClientFactory whose EKS clients trigger the node stand-in right after a scaling call."""
+        from hastack.dr.aws import ClientFactory
+        extra = kwargs.pop("on_client", None)
+
+        def on_client(client: Any, service: str, region: str, fast: bool) -> None:
+            if service == "eks":
+                client.meta.events.register("after-call.eks.UpdateNodegroupConfig",
+                                            lambda **_: self.nodes.reconcile())
+            if extra is not None:
+                extra(client, service, region, fast)
+
+        kwargs.setdefault("session", self.session)  # one session: service models are loaded once
+        return ClientFactory(on_client=on_client, **kwargs)
+
+    # What the tests assert the world looks like.
+    def dr_db(self) -> dict[str, Any]:
+        o = self.outputs
+        return self.client("rds", o.dr_region).describe_db_instances(
+            DBInstanceIdentifier=o.db_replica.identifier)["DBInstances"][0]
+
+    def dr_sizes(self) -> list[tuple[int, int, int]]:
+        eks = self.client("eks", self.outputs.dr_region)
+        out = []
+        for g in self.outputs.dr_node_groups:
+            s = eks.describe_nodegroup(clusterName=g.cluster_name, nodegroupName=g.name)["nodegroup"]["scalingConfig"]
+            out.append((s["minSize"], s["desiredSize"], s["maxSize"]))
+        return out
+
+    def switch_inverted(self) -> bool:
+        hc = self.client("route53", "us-east-1").get_health_check(HealthCheckId=self.outputs.switch_health_check_id)
+        return bool(hc["HealthCheck"]["HealthCheckConfig"].get("Inverted"))
+
+    def cache_primary(self) -> str:
+        g = self.client("elasticache", self.outputs.dr_region).describe_global_replication_groups(
+            GlobalReplicationGroupId=self.outputs.cache_global_datastore_id, ShowMemberInfo=True)
+        return next(m["ReplicationGroupRegion"] for m in g["GlobalReplicationGroups"][0]["Members"]
+                    if m["Role"] == "PRIMARY")
+
+    def lock_item(self) -> dict[str, Any] | None:
+        o = self.outputs
+        return self.client("dynamodb", o.lock_region).get_item(
+            TableName=o.lock_table, Key={"lockId": {"S": f"dr-lock#{o.stack}"}}).get("Item")
+
+    def snapshot(self) -> dict[str, Any]:
+        db = self.dr_db()
+        return {"replicaOf": db.get("ReadReplicaSourceDBInstanceIdentifier"), "multiAz": db["MultiAZ"],
+                "sizes": self.dr_sizes(), "switch": self.switch_inverted(), "cache": self.cache_primary(),
+                "lock": self.lock_item()}
+
+
+_SESSION: list[Any] = []
+
+
+def _shared_session() -> Any:
+    """One boto3 session per test process: a new session re-reads every service model from disk."""
+    import boto3
+    if not _SESSION:
+        _SESSION.append(boto3.session.Session())
+    return _SESSION[0]
+
+
+def make_world(plan_outputs: dict[str, Any]) -> Any:
+    """Context manager: mock_aws active, extensions installed, world seeded (yields a World)."""
+    import contextlib
+    import os
+
+    from moto import mock_aws
+
+    @contextlib.contextmanager
+    def _world() -> Any:
+        saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                                "MOTO_EC2_LOAD_DEFAULT_AMIS")}
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"  # speed: 5000 AMIs per region otherwise
+        os.environ["AWS_ACCESS_KEY_ID"] = os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+        install_moto_extensions()
+        try:
+            with mock_aws():
+                reset_global_datastores()
+                session = _shared_session()
+                lock = threading.Lock()
+                clients: dict[tuple[str, str], Any] = {}
+
+                def client(service: str, region: str) -> Any:
+                    with lock:
+                        if (service, region) not in clients:
+                            clients[(service, region)] = session.client(service, region_name=region)
+                        return clients[(service, region)]
+
+                yield World(seed_world(plan_outputs, client), client, session)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    return _world()
