@@ -201,6 +201,35 @@ def _not_found(gid: str) -> tuple[int, str]:
 
 
 # ---------------------------------------------------------------------------------------------
+# RDS read replicas: what moto leaves out
+# ---------------------------------------------------------------------------------------------
+
+RDS_FIXED_ACTIONS = ("CreateDBInstanceReadReplica", "PromoteReadReplica")
+
+
+def fix_rds_after(action: str, params: dict[str, str], region: str) -> None:
+    """moto copies a cross-region replica from its source (its AZ stays in the source's region) and
+    keeps the source on a promoted replica (`ReadReplicaSourceDBInstanceIdentifier` never clears).
+    Correct both, as RDS behaves: a replica lives in its own region; a promoted one is standalone."""
+    from moto.rds.models import rds_backends
+
+    ident = params.get("DBInstanceIdentifier", "").lower()
+    db = rds_backends[ACCOUNT_ID][region].databases.get(ident)
+    if db is None:
+        return
+    if action == "CreateDBInstanceReadReplica" and not str(db.availability_zone).startswith(region):
+        db.availability_zone = f"{region}a"
+    if action == "PromoteReadReplica" and db.source_db_instance_identifier:
+        source = db.source_db_instance_identifier
+        source_region = source.split(":")[3] if source.startswith("arn:") else region
+        primary = rds_backends[ACCOUNT_ID][source_region].databases.get(source.split(":")[-1])
+        if primary is not None:
+            primary.replicas = [r for r in primary.replicas if r not in (db.db_instance_arn, ident)]
+        db.source_db_instance_identifier = None
+        db.is_replica = False
+
+
+# ---------------------------------------------------------------------------------------------
 # Warm-up
 # ---------------------------------------------------------------------------------------------
 

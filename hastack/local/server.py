@@ -113,6 +113,12 @@ class WorldControl:
                 if match and match.group(1) in self.state.red_health_checks:
                     start_response("200 OK", [("Content-Type", "text/xml")])
                     return [_failed_health_status_xml(region)]
+            if service == "rds" and environ.get("REQUEST_METHOD") == "POST":
+                params = {k: v[0] for k, v in parse_qs(_buffer_body(environ).decode()).items()}
+                action = params.get("Action", "")
+                if action in emulation.RDS_FIXED_ACTIONS:
+                    return self._then(environ, start_response,
+                                      lambda: emulation.fix_rds_after(action, params, region))
             if service == "elasticache":
                 return self._elasticache(environ, start_response, region)
             if service == "eks" and environ.get("REQUEST_METHOD") == "POST":

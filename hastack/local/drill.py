@@ -1,0 +1,371 @@
+"""`hastack drill region`: a regional failover, end to end, on a fresh local AWS.
+
+The story, each part real: the program is deployed into the embedded moto AWS (`local up`);
+the world is seeded with what AWS would report (the cross-region replica's `ReplicaLag`); the
+primary region goes down — its API endpoints stop answering and its Route 53 health check turns
+red; the real `hastack dr scale-up` (`hastack.dr.orchestrator.ScaleUp`, the code behind the CLI)
+runs against what is left; and the end state is checked through AWS's own APIs
+(`hastack.local.verify`), not through the command's report. The run ends with the timeline, the
+RTO (outage → DNS answers with the DR region) and the RPO (replica lag at promotion), a JSON
+report and a Gantt chart.
+
+`--latency-profile none` runs at moto's speed (what the drill proves is the behaviour);
+`--latency-profile aws` drives the same run on the DR command's simulated clock with AWS's
+documented durations (`hastack.dr.simulate`), so the RTO is the one AWS would give.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from rich.console import Console
+
+from hastack.dr import report as dr_report
+from hastack.dr import steps as dr_steps
+from hastack.dr.aws import factory_for
+from hastack.dr.clock import Clock, WallClock
+from hastack.dr.orchestrator import RunResult, ScaleUp
+from hastack.dr.outputs import DrOutputs, load_outputs
+from hastack.dr.progress import PlainProgress
+from hastack.local.deploy import LocalDeployment, deploy, fallback_summary, write_local_outputs
+from hastack.local.gantt import Bar, write_svg
+from hastack.local.inventory import collect, print_inventory
+from hastack.local.moto_mocks import LOCAL_CREDENTIALS, AwsClients
+from hastack.local.server import LOOPBACK, InProcessServer, WorldClient
+from hastack.local.verify import Verdict, verify_failover, verify_not_promoted
+from hastack.plan import REPO_ROOT
+
+LATENCY_PROFILES = ("none", "aws")
+#: Replica lag the local world reports unless told otherwise: a healthy cross-region replica.
+DEFAULT_REPLICA_LAG_SECONDS = 2.0
+#: Bound of every DR wait with latency profile "none" (moto converges at once or never).
+LOCAL_WAIT_SECONDS = 60.0
+
+
+class DrillError(Exception):
+    """The drill could not be set up (a user error or a local AWS that would not start)."""
+
+
+@dataclass
+class DrillOptions:
+    stack: str = "prod"
+    latency_profile: str = "none"
+    replica_lag_seconds: float = DEFAULT_REPLICA_LAG_SECONDS
+    build_dir: Path = REPO_ROOT / "build"
+    report_path: Path | None = None
+    svg_path: Path | None = None
+    config: dict[str, Any] | None = None
+    show_inventory: bool = True
+
+    def report_file(self) -> Path:
+        return self.report_path or self.build_dir / f"drill-{self.stack}.json"
+
+    def svg_file(self) -> Path:
+        return self.svg_path or self.build_dir / f"drill-{self.stack}.svg"
+
+
+@dataclass
+class DrillResult:
+    stack: str
+    profile: str
+    passed: bool
+    summary: str
+    deploy_seconds: float
+    detection_seconds: float
+    detection_note: str
+    scale_up: RunResult
+    verdicts: list[Verdict]
+    outputs: DrOutputs
+    fallbacks: list[tuple[str, int, str]]
+    report_path: Path
+    svg_path: Path
+    rto_seconds: float | None = None
+    rpo_seconds: float | None = None
+    refusal: str | None = None
+    phases: list[Bar] = field(default_factory=list)
+
+    def rto_rpo_line(self) -> str:
+        o = self.outputs
+        if self.rto_seconds is None:
+            return (f"RTO: not reached — {self.refusal or self.summary}; RPO budget {o.rpo_budget_seconds:g} s, "
+                    f"lag {self.rpo_seconds if self.rpo_seconds is not None else 'unknown'}")
+        client = self.rto_seconds + dr_steps.DNS_SETTLE_SECONDS
+        rpo = "unknown" if self.rpo_seconds is None else _secs(self.rpo_seconds)
+        return (f"RTO {_secs(self.rto_seconds)} (outage -> DNS on {o.dr_region}; clients follow within "
+                f"{_secs(client)}; budget {_secs(o.rto_budget_seconds)}), "
+                f"RPO {rpo} (replica lag at promotion; budget {_secs(o.rpo_budget_seconds)})")
+
+
+def _secs(value: float) -> str:
+    if value >= 120:
+        return f"{value / 60:.1f} min"
+    if value >= 1:
+        return f"{value:.1f} s"
+    return f"{value * 1000:.0f} ms"
+
+
+# ---------------------------------------------------------------------------------------------
+# Talking to the local AWS only
+# ---------------------------------------------------------------------------------------------
+
+_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+             "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+
+
+@contextmanager
+def local_aws_env(endpoint: str) -> Iterator[None]:
+    """boto3's standard chain pointed at the local AWS (and only at it) for the DR command's run."""
+    saved = {k: os.environ.get(k) for k in os.environ if k in _ENV_KEYS or k.startswith("AWS_ENDPOINT_URL_")}
+    try:
+        for key in saved:
+            os.environ.pop(key, None)
+        os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
+                           "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
+                           "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
+        yield
+    finally:
+        for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_CONFIG_FILE",
+                    "AWS_SHARED_CREDENTIALS_FILE"):
+            os.environ.pop(key, None)
+        os.environ.update({k: v for k, v in saved.items() if v is not None})
+
+
+class NotLoopbackError(Exception):
+    """A request was about to leave 127.0.0.1 — refused before anything is sent."""
+
+
+def loopback_guard(client: Any, service: str, region: str, fast: bool) -> None:
+    """Attach to every DR client: any request to a host other than 127.0.0.1 is refused unsent."""
+
+    def check(request: Any, **_: Any) -> None:
+        host = request.url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+        if host != LOOPBACK:
+            raise NotLoopbackError(f"refusing to send {service} request to {request.url}: the drill talks only to "
+                              f"{LOOPBACK}")
+
+    client.meta.events.register("before-send", check)
+
+
+# ---------------------------------------------------------------------------------------------
+# The world: what AWS would report, and the outage
+# ---------------------------------------------------------------------------------------------
+
+
+def publish_replica_lag(clients: AwsClients, o: DrOutputs, lag_seconds: float, minutes: int = 5) -> None:
+    """`ReplicaLag` datapoints for the DR replica over the last minutes, as RDS publishes every minute."""
+    now = dt.datetime.now(dt.UTC)
+    clients.get("cloudwatch", o.dr_region).put_metric_data(Namespace="AWS/RDS", MetricData=[
+        {"MetricName": "ReplicaLag", "Value": float(lag_seconds), "Unit": "Seconds",
+         "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": o.db_replica.identifier}],
+         "Timestamp": now - dt.timedelta(minutes=i)} for i in range(minutes)])
+
+
+def take_region_down(world: WorldClient, o: DrOutputs) -> list[str]:
+    """The primary region's APIs stop answering and its ALB health check turns red; returns the red checks."""
+    red = [hc for region, hc in o.health_check_ids.items() if region == o.primary_region]
+    world.set_world(downRegions=[o.primary_region], redHealthChecks=red)
+    return red
+
+
+def detect(clients: AwsClients, check_id: str, timeout: float = 30.0) -> float:
+    """Seconds until Route 53 reports the primary's health check failing (a real poll)."""
+    r53 = clients.get("route53", "us-east-1")
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        obs = r53.get_health_check_status(HealthCheckId=check_id)["HealthCheckObservations"]
+        if obs and all(not o["StatusReport"]["Status"].startswith("Success") for o in obs):
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise DrillError(f"Route 53 did not report health check {check_id} as failing within {timeout:.0f} s")
+
+
+def modelled_detection(clients: AwsClients, check_id: str) -> tuple[float, str]:
+    """Route 53's documented detection time for this check: request interval x failure threshold."""
+    cfg = clients.get("route53", "us-east-1").get_health_check(HealthCheckId=check_id)["HealthCheck"][
+        "HealthCheckConfig"]
+    interval, threshold = int(cfg.get("RequestInterval") or 30), int(cfg.get("FailureThreshold") or 3)
+    return float(interval * threshold), (f"modelled: Route 53 marks the primary unhealthy after {threshold} failed "
+                                         f"checks x {interval} s (shared/aws-timings.md)")
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------------
+
+
+def _latency(profile: str) -> tuple[Clock, Callable[..., None] | None, int]:
+    """(clock, extra client hook, poll seconds) of a latency profile."""
+    if profile == "none":
+        return WallClock(), None, 1
+    try:
+        from hastack.dr import simulate  # the DR command's AWS latency model
+    except ImportError as exc:
+        raise DrillError("--latency-profile aws needs the DR command's latency model (hastack.dr.simulate), "
+                         "which is not in this checkout") from exc
+    clock, hook = simulate.aws_latency(profile)  # type: ignore[attr-defined]
+    return clock, hook, 15
+
+
+def _hooks(*hooks: Callable[..., None] | None) -> Callable[..., None]:
+    def on_client(client: Any, service: str, region: str, fast: bool) -> None:
+        for hook in hooks:
+            if hook is not None:
+                hook(client, service, region, fast)
+    return on_client
+
+
+def run_drill(opts: DrillOptions, console: Console, progress: IO[str] | None = None) -> DrillResult:
+    """Deploy, break the primary region, run the real DR scale-up, verify from AWS, report (see module doc)."""
+    if opts.latency_profile not in LATENCY_PROFILES:
+        raise DrillError(f"--latency-profile {opts.latency_profile!r}: use one of {', '.join(LATENCY_PROFILES)}")
+    clock, latency_hook, poll = _latency(opts.latency_profile)
+    console.print(f"[bold]drill region[/] --stack {opts.stack}: fresh local AWS on {LOOPBACK}, latency profile "
+                  f"{opts.latency_profile}", highlight=False)
+    with InProcessServer() as server:
+        world = WorldClient(server.endpoint)
+        world.reset()
+        started = time.monotonic()
+        deployment = _deploy(opts, server.endpoint, console)
+        deploy_seconds = time.monotonic() - started
+        outputs_path = write_local_outputs(deployment, opts.build_dir)
+        o = load_outputs(opts.stack, outputs_path)
+        if opts.latency_profile == "none":
+            # moto answers at once: a wait that has not converged in a minute never will. Fail fast
+            # instead of waiting out the stack's real bound (drTimeouts.waitTimeoutSeconds).
+            o = dataclasses.replace(o, wait_timeout_seconds=min(o.wait_timeout_seconds, LOCAL_WAIT_SECONDS))
+        clients = AwsClients(server.endpoint)
+        if opts.show_inventory:
+            print_inventory(collect(clients, deployment.regions()), console, "local AWS after deploy")
+
+        publish_replica_lag(clients, o, opts.replica_lag_seconds)
+        red = take_region_down(world, o)
+        console.print(f"[bold red]outage:[/] {o.primary_region} APIs stop answering; Route 53 health check "
+                      f"{', '.join(c[:8] for c in red)} of the primary ALB turns red", highlight=False)
+        if opts.latency_profile == "none":
+            detection = detect(clients, red[0])
+            note = "measured: Route 53 reported the primary unhealthy (the local world turns it red at once)"
+        else:
+            detection, note = modelled_detection(clients, red[0])
+
+        with local_aws_env(server.endpoint):
+            aws = factory_for(o.fence_timeout_seconds, o.wait_timeout_seconds,
+                              on_client=_hooks(loopback_guard, latency_hook))
+            run = ScaleUp(o, aws, clock=clock, poll_seconds=poll,
+                          observer=PlainProgress(progress) if progress is not None else None)
+            result = run.run()
+        promoted = result.record("promote-db")
+        if result.ok:
+            verdicts = verify_failover(clients, o, {o.primary_region}, {s.name: s.replicas for s in o.services})
+        else:
+            verdicts = verify_not_promoted(clients, o, {o.primary_region})
+        if opts.show_inventory:
+            print_inventory(collect(clients, [o.dr_region]), console, "local AWS after the drill")
+        fallbacks = fallback_summary(deployment.fallbacks)
+
+    drill = _result(opts, o, result, verdicts, deploy_seconds, detection, note, fallbacks, promoted is not None and
+                    promoted.status == dr_steps.DONE)
+    write_report(drill)
+    write_svg(drill.svg_path, drill.phases, f"hastack drill region --stack {opts.stack} "
+              f"(latency profile {opts.latency_profile})", drill.rto_seconds, o.rto_budget_seconds)
+    return drill
+
+
+def _deploy(opts: DrillOptions, endpoint: str, console: Console) -> LocalDeployment:
+    started = time.monotonic()
+    deployment = deploy(opts.stack, endpoint, config=opts.config)
+    console.print(f"deployed stack {opts.stack} into the local AWS: {deployment.created} AWS resources in "
+                  f"{time.monotonic() - started:.1f} s ({len(deployment.fallbacks)} answered offline)",
+                  highlight=False)
+    return deployment
+
+
+def _result(opts: DrillOptions, o: DrOutputs, result: RunResult, verdicts: list[Verdict], deploy_seconds: float,
+            detection: float, note: str, fallbacks: list[tuple[str, int, str]], promoted: bool) -> DrillResult:
+    phases = [Bar("outage + detection", "drill", "done", 0.0, detection)]
+    phases += [Bar(r.name, r.branch, r.status, detection + r.start, detection + r.end) for r in result.records]
+    rto = None if result.rto_seconds is None else detection + result.rto_seconds
+    refusal = next((r.sentence for r in result.records if r.status in (dr_steps.REFUSED, dr_steps.FAILED)), None)
+    checks_ok = all(v.ok for v in verdicts)
+    within = rto is not None and rto + dr_steps.DNS_SETTLE_SECONDS <= o.rto_budget_seconds
+    rpo = result.lag_at_promotion if promoted else opts.replica_lag_seconds
+    if result.ok and checks_ok and within:
+        summary = f"drill passed: {o.dr_region} serves production; every end-state check passed from AWS's side"
+    elif result.ok and checks_ok:
+        summary = f"drill FAILED: the failover worked but the RTO is over the {o.rto_budget_seconds:g} s budget"
+    elif not result.ok and not promoted and checks_ok:
+        summary = f"drill stopped before promoting (nothing promoted, DNS unchanged, lock released): {refusal}"
+    else:
+        bad = "; ".join(f"{v.check}: {v.detail}" for v in verdicts if not v.ok)
+        summary = f"drill FAILED: {refusal or bad}"
+    return DrillResult(
+        stack=opts.stack, profile=opts.latency_profile, passed=result.ok and checks_ok and within, summary=summary,
+        deploy_seconds=deploy_seconds, detection_seconds=detection, detection_note=note, scale_up=result,
+        verdicts=verdicts, outputs=o, fallbacks=fallbacks, report_path=opts.report_file(), svg_path=opts.svg_file(),
+        rto_seconds=rto, rpo_seconds=rpo, refusal=refusal, phases=phases)
+
+
+def as_json(drill: DrillResult) -> dict[str, Any]:
+    o = drill.outputs
+    return {
+        "drill": "region", "stack": drill.stack, "latencyProfile": drill.profile, "passed": drill.passed,
+        "summary": drill.summary, "rtoRpo": drill.rto_rpo_line(),
+        "primaryRegion": o.primary_region, "drRegion": o.dr_region,
+        "rtoSeconds": None if drill.rto_seconds is None else round(drill.rto_seconds, 3),
+        "clientVisibleRtoSeconds": None if drill.rto_seconds is None
+        else round(drill.rto_seconds + dr_steps.DNS_SETTLE_SECONDS, 3),
+        "rtoBudgetSeconds": o.rto_budget_seconds, "rpoSeconds": drill.rpo_seconds,
+        "rpoBudgetSeconds": o.rpo_budget_seconds,
+        "deploySeconds": round(drill.deploy_seconds, 3),
+        "detection": {"seconds": round(drill.detection_seconds, 3), "how": drill.detection_note},
+        "timeline": [{"step": b.name, "branch": b.branch, "status": b.status, "startSeconds": round(b.start, 3),
+                      "endSeconds": round(b.end, 3), "durationSeconds": round(b.end - b.start, 3)}
+                     for b in drill.phases],
+        "verification": [{"check": v.check, "ok": v.ok, "detail": v.detail} for v in drill.verdicts],
+        "scaleUp": dr_report.as_json(drill.scale_up),
+        "notModelledByMoto": [{"type": t, "count": n, "reason": r} for t, n, r in drill.fallbacks],
+        "picture": str(drill.svg_path),
+    }
+
+
+def write_report(drill: DrillResult) -> Path:
+    drill.report_path.parent.mkdir(parents=True, exist_ok=True)
+    drill.report_path.write_text(json.dumps(as_json(drill), indent=2) + "\n")
+    return drill.report_path
+
+
+def print_drill(drill: DrillResult, console: Console) -> None:
+    """The timeline table (from the outage), the end-state checks, then the verdict and RTO/RPO."""
+    from rich.table import Table
+
+    table = Table(title=f"timeline (from the outage, latency profile {drill.profile})", title_justify="left")
+    for col in ("step", "branch", "start", "end", "duration", "result"):
+        table.add_column(col, no_wrap=True)
+    for b in drill.phases:
+        table.add_row(b.name, b.branch, _secs(b.start), _secs(b.end), _secs(b.end - b.start), b.status)
+    console.print(table)
+    console.print(f"detection: {drill.detection_note}", highlight=False)
+    checks = Table(title="end state, as AWS reports it", title_justify="left")
+    for col in ("check", "ok", "detail"):
+        checks.add_column(col, overflow="fold")
+    for v in drill.verdicts:
+        checks.add_row(v.check, "[green]yes[/]" if v.ok else "[bold red]NO[/]", v.detail)
+    console.print(checks)
+    console.print(drill.summary, highlight=False, soft_wrap=True)
+    console.print(drill.rto_rpo_line(), highlight=False, soft_wrap=True)
+    console.print(f"report: {_rel(drill.report_path)}  picture: {_rel(drill.svg_path)}", highlight=False)
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
