@@ -14,8 +14,9 @@ Each tier is k-of-n redundant: n units, each available with probability `a`, of 
 
 Lanes that share a unit (one NAT gateway for every AZ) are not independent: the NAT tier enumerates
 the up/down states of the gateways and counts the lanes each state leaves working, which reduces to
-the binomial formula when every AZ has its own gateway. k is "n - 1" for AZ-spread tiers and pods
-(the service is sized N+1: it keeps serving with one AZ or one pod lost), 1 for single units.
+the binomial formula when every AZ has its own gateway. k is "n - 1" for AZ-spread tiers (n = the
+AZs the node groups cover, so an AZ kept at zero nodes counts as down) and for pods (the service is
+sized N+1: it keeps serving with one AZ or one pod lost), 1 for single units.
 
 Tiers multiply (series). Then two corrections:
 
@@ -418,11 +419,16 @@ def _lanes(graph: Graph, clusters: list[Node]) -> dict[str, dict[str, Any]]:
     return lanes
 
 
+def _lanes_needed(lanes: dict[str, dict[str, Any]]) -> int:
+    """N+1 over the AZs the node groups cover: all but one must work, whether or not they keep a node."""
+    return max(1, len(lanes) - 1)
+
+
 def _node_tier(lanes: dict[str, dict[str, Any]], region: str | None) -> Tier:
     figure = UNIT_AVAILABILITY["az_lane"]
     live = sorted(az for az, lane in lanes.items() if lane["min"] >= 1)
     n = len(live)
-    k = max(1, n - 1)
+    k = _lanes_needed(lanes)
     return Tier("nodes per AZ", f"node groups in {', '.join(live) or 'no AZ'} ({region})", n, k, figure,
                 k_of_n(k, n, figure.value), MTTR_HOURS["lane"], True,
                 failure="an AZ (or its nodes) is lost", impact=f"1/{max(n, 1)} of the capacity; pods re-spread",
@@ -467,7 +473,7 @@ def _nat_tier(graph: Graph, lanes: dict[str, dict[str, Any]]) -> Tier:
     if not any(deps):
         return Tier("NAT per AZ", "no NAT gateway on the serving lanes", 0, 0, figure, 1.0, MTTR_HOURS["lane"], True,
                     "-", "-", "VPC endpoints", "-")
-    k = max(1, len(deps) - 1)
+    k = _lanes_needed(lanes)
     availability = lanes_available(deps, {n: figure.value for n in nats}, k)
     where = ", ".join(f"{nid} ({az})" for nid, az in sorted(nats.items(), key=lambda x: x[1]))
     shared = len(nats) < len(deps)
