@@ -17,6 +17,7 @@ from hastack.config import ConfigError
 from hastack.dr.cli import dr_app
 from hastack.drills import drill_app
 from hastack.fmea import write_fmea
+from hastack.local.cli import local_app
 from hastack.plan import REPO_ROOT, PlanError, render, write_plan
 from hastack.policy_cli import policy_app
 from hastack.policy_config import facts_for_stack
@@ -76,6 +77,8 @@ def plan_command(
 app.add_typer(drill_app, name="drill")
 app.add_typer(dr_app, name="dr")
 app.add_typer(policy_app, name="policy")
+# `hastack local up|down` and `hastack drill region` (hastack/local/cli.py adds it to drill_app).
+app.add_typer(local_app, name="local")
 
 
 def _rel(path: Path) -> str:

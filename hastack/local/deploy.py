@@ -75,10 +75,13 @@ def deploy(stack: str, endpoint: str, config: dict[str, Any] | None = None, root
     """Run the program for `stack` against the local AWS at `endpoint`; raise LocalDeployError on refusals."""
     raw = config if config is not None else read_stack_config(stack, root)
     clients = AwsClients(endpoint)
+    world = WorldClient(endpoint)
+    regions = [str(raw[k]) for k in ("hastack:primaryRegion", "hastack:drRegion") if raw.get(k)]
+    world.set_world(warm=regions)  # moto builds its backends on the server while the program starts
     zone = _zone_name(raw)
     if zone:
         ensure_hosted_zone(clients, zone)
-    WorldClient(endpoint).ensure_certificates(_certificate_arns(raw), zone or "example.com")
+    world.ensure_certificates(_certificate_arns(raw), zone or "example.com")
     default_region = str(raw.get("aws:region") or raw.get("hastack:primaryRegion") or "us-east-1")
     mocks = MotoMocks(default_region, clients)
     plan = render(stack, root, config=raw, mocks=mocks)

@@ -1,0 +1,164 @@
+"""`hastack local up|down` and `hastack drill region`: the local AWS from the command line.
+
+`local up` starts the local AWS (moto + the world layer, 127.0.0.1 only), deploys the stack into
+it, writes `build/outputs-<stack>-local.json` and prints what exists per region and AZ. Without
+`--detach` it keeps serving until Ctrl-C (so other tools can use it: `AWS_ENDPOINT_URL=...`);
+with `--detach` the server runs as a child process recorded in `build/local-<stack>.json`, and
+`local down` stops it. `drill region` always works on a fresh local AWS of its own.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from hastack.config import ConfigError
+from hastack.drills import drill_app
+from hastack.local.deploy import LocalDeployError, deploy, fallback_summary, write_local_outputs
+from hastack.local.drill import LATENCY_PROFILES, DrillError, DrillOptions, print_drill, run_drill
+from hastack.local.inventory import collect, print_inventory
+from hastack.local.moto_mocks import AwsClients
+from hastack.local.server import (
+    InProcessServer,
+    LocalAwsError,
+    WorldClient,
+    read_detached,
+    start_detached,
+    stop_detached,
+)
+from hastack.plan import REPO_ROOT, PlanError
+
+local_app = typer.Typer(help="The stack deployed into an embedded moto AWS on 127.0.0.1 (no account needed).",
+                        no_args_is_help=True)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
+err = Console(stderr=True, highlight=False)
+
+EXIT_FAILED = 1
+EXIT_USER_ERROR = 2
+DEFAULT_PORT = 5000
+
+STACK = typer.Option("prod", "--stack", "-s", help="Stack to deploy (reads Pulumi.<stack>.yaml).")
+BUILD_DIR = typer.Option(REPO_ROOT / "build", "--build-dir", help="Where outputs, pid file and reports go.")
+
+
+def _fail(message: str, code: int = EXIT_USER_ERROR) -> None:
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _deploy_and_show(stack: str, endpoint: str, build_dir: Path) -> None:
+    try:
+        deployment = deploy(stack, endpoint)
+    except ConfigError as exc:
+        _fail(f"stack {stack!r}: {exc.render()}")
+        raise
+    except (PlanError, LocalDeployError) as exc:
+        _fail(str(exc), EXIT_FAILED if isinstance(exc, LocalDeployError) else EXIT_USER_ERROR)
+        raise
+    path = write_local_outputs(deployment, build_dir)
+    print_inventory(collect(AwsClients(endpoint), deployment.regions()), out)
+    rows = fallback_summary(deployment.fallbacks)
+    if rows:
+        out.print("not created in moto (offline values used instead):")
+        for typ, count, reason in rows:
+            out.print(f"  {count} x {typ}: {reason}", soft_wrap=True)
+    out.print(f"deployed {deployment.created} AWS resources into {endpoint}; wrote {path}")
+
+
+@local_app.command("up")
+def up(
+    stack: str = STACK,
+    port: int = typer.Option(DEFAULT_PORT, "--port", "-p", min=1, max=65535, help="Port on 127.0.0.1."),
+    detach: bool = typer.Option(False, "--detach", "-d", help="Run the local AWS in the background "
+                                                              "(pid file under build/; stop with `local down`)."),
+    build_dir: Path = BUILD_DIR,
+) -> None:
+    """Start the local AWS, deploy the stack into it, print what exists per region and AZ."""
+    try:
+        if detach:
+            record = start_detached(build_dir, stack, port)
+            out.print(f"local AWS running in the background: pid {record['pid']}, {record['endpoint']} "
+                      f"(log {record['log']})")
+            try:
+                _deploy_and_show(stack, record["endpoint"], build_dir)
+            except typer.Exit:
+                out.print(stop_detached(build_dir, stack))
+                raise
+            out.print(f"use it: AWS_ENDPOINT_URL={record['endpoint']} AWS_ACCESS_KEY_ID=testing "
+                      f"AWS_SECRET_ACCESS_KEY=testing ...; stop it: hastack local down --stack {stack}")
+            return
+        server = InProcessServer(port).start()
+    except LocalAwsError as exc:
+        _fail(str(exc))
+        return
+    try:
+        _deploy_and_show(stack, server.endpoint, build_dir)
+        out.print(f"serving on {server.endpoint} until Ctrl-C (AWS_ENDPOINT_URL={server.endpoint})")
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    finally:
+        server.stop()
+        out.print("local AWS stopped")
+
+
+@local_app.command("down")
+def down(stack: str = STACK, build_dir: Path = BUILD_DIR) -> None:
+    """Stop the detached local AWS of the stack (nothing is left running)."""
+    out.print(stop_detached(build_dir, stack))
+
+
+@local_app.command("status")
+def status(stack: str = STACK, build_dir: Path = BUILD_DIR) -> None:
+    """Is a detached local AWS running for the stack, where, and what is broken in its world."""
+    record = read_detached(build_dir, stack)
+    if record is None:
+        out.print(f"no detached local AWS for stack {stack!r}")
+        raise typer.Exit(EXIT_FAILED)
+    client = WorldClient(record["endpoint"])
+    if not client.is_up():
+        out.print(f"pid file {build_dir / f'local-{stack}.json'} names {record['endpoint']}, which does not answer")
+        raise typer.Exit(EXIT_FAILED)
+    out.print(f"local AWS of stack {stack!r}: pid {record['pid']}, {record['endpoint']}, world {client.world()}")
+
+
+@drill_app.command("region")
+def drill_region(
+    stack: str = STACK,
+    latency_profile: str = typer.Option("none", "--latency-profile",
+                                        help=f"{' | '.join(LATENCY_PROFILES)}: moto's speed, or AWS's documented "
+                                             "durations on the DR command's simulated clock."),
+    replica_lag: float = typer.Option(2.0, "--replica-lag", min=0.0, help="Replica lag (s) the local world reports "
+                                                                           "for the DR replica before the outage."),
+    report: Path | None = typer.Option(None, "--report", help="JSON report (default build/drill-<stack>.json)."),
+    svg: Path | None = typer.Option(None, "--svg", help="Gantt chart (default build/drill-<stack>.svg)."),
+    build_dir: Path = BUILD_DIR,
+) -> None:
+    """Regional failover on a fresh local AWS: deploy, kill the primary region, real DR scale-up, verify."""
+    if latency_profile not in LATENCY_PROFILES:
+        _fail(f"--latency-profile {latency_profile!r} is not one of {', '.join(LATENCY_PROFILES)}")
+    opts = DrillOptions(stack=stack, latency_profile=latency_profile, replica_lag_seconds=replica_lag,
+                        build_dir=build_dir, report_path=report, svg_path=svg)
+    try:
+        drill = run_drill(opts, out, progress=sys.stdout)
+    except ConfigError as exc:
+        _fail(f"stack {stack!r}: {exc.render()}")
+        return
+    except (PlanError, DrillError, LocalAwsError) as exc:
+        _fail(str(exc))
+        return
+    except LocalDeployError as exc:
+        _fail(str(exc), EXIT_FAILED)
+        return
+    print_drill(drill, out)
+    if not drill.passed:
+        raise typer.Exit(EXIT_FAILED)
