@@ -10,11 +10,20 @@ built-in ones. Every wait's `MaxAttempts` is derived from `drTimeouts.waitTimeou
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import WaiterError
 from botocore.waiter import WaiterModel, create_waiter_with_client
+
+#: What the current thread is waiting for, as (waiter name, parameters) — read by observers such as the
+#: RTO simulation, which uses it to know which modelled AWS operation a poll is waiting on.
+_current = threading.local()
+
+
+def current_wait() -> tuple[str, dict[str, Any]] | None:
+    return getattr(_current, "wait", None)
 
 
 class WaitTimeoutError(Exception):
@@ -42,11 +51,14 @@ def _wait(client: Any, name: str, operation: str, acceptors: list[dict[str, Any]
     model = WaiterModel({"version": 2, "waiters": {name: {
         "operation": operation, "delay": 15, "maxAttempts": 40, "acceptors": acceptors}}})
     waiter = create_waiter_with_client(name, model, client)
+    _current.wait = (name, params)
     try:
         waiter.wait(WaiterConfig=policy.config(), **params)
     except WaiterError as exc:
         reason = getattr(exc, "kwargs", {}).get("reason") or str(exc)
         raise WaitTimeoutError(f"gave up waiting for {what} (limit {policy.timeout_seconds:.0f}s): {reason}") from exc
+    finally:
+        _current.wait = None
 
 
 def db_standalone_serving(client: Any, identifier: str, policy: WaitPolicy) -> None:

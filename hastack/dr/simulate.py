@@ -1,0 +1,196 @@
+"""The RTO model: the real scale-up code in virtual time, with AWS's documented durations.
+
+Why a simulation: a real regional failover cannot be run on every commit, and moto answers every
+call at once. This module attaches botocore event handlers to every client the run builds (through
+`ClientFactory(on_client=...)`), so the *real* orchestrator, steps, probes, actions and botocore
+waiters run unchanged against any AWS endpoint (moto in the tests and the benchmark) while:
+
+* every API call costs `api_call_seconds` of virtual time;
+* an action starts a modelled operation that completes `duration` later (promotion, Global
+  Datastore failover, node launch + image pull + readiness + one ALB health check, Multi-AZ);
+* until then, describe calls are answered as AWS would answer them mid-operation (the replica
+  still a replica, the node group UPDATING, no healthy target, the cache primary unchanged);
+* a botocore waiter polling for that operation sleeps on the `SimClock` until it completes
+  (the real waiter would poll every Delay seconds; the model ignores that quantisation).
+
+Durations (shared/aws-timings.md; "ASSUMPTION" where AWS publishes no number):
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hastack.dr import waiters
+from hastack.dr.clock import SimClock
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Modelled AWS durations in seconds, each with where it comes from."""
+
+    #: ASSUMPTION: one control-plane API round trip (~100 ms).
+    api_call_seconds: float = 0.1
+    #: ASSUMPTION: promoting a cross-region RDS read replica. AWS: "several minutes or longer,
+    #: depending on the size of the read replica"; no number published (USER_ReadRepl.Promote).
+    promote_replica_seconds: float = 300.0
+    #: ASSUMPTION: Single-AZ -> Multi-AZ conversion; "no downtime", duration not published
+    #: (repost.aws rds-convert-single-az-multi-az). Off the RTO path: it finishes after the switch.
+    multi_az_seconds: float = 1200.0
+    #: ElastiCache Global Datastore promotion: AWS DR workshop RTO about 1 min.
+    cache_failover_seconds: float = 60.0
+    #: EKS node launch: AWS's Cluster Autoscaler example assumes 2 min to launch a node.
+    node_launch_seconds: float = 120.0
+    #: ASSUMPTION: image pull of the model servers (images over 1 GiB "can take several minutes").
+    image_pull_seconds: float = 60.0
+    #: Pod readiness: probe periodSeconds 10, successThreshold 1 (Kubernetes Probe defaults).
+    readiness_seconds: float = 10.0
+    #: A newly registered target must pass one ALB health check; default interval 30 s.
+    alb_check_seconds: float = 30.0
+    #: Route 53 change propagation (<= 60 s) + the fixed 60 s ELB alias TTL: after the switch.
+    dns_settle_seconds: float = 120.0
+
+    @property
+    def compute_ready_seconds(self) -> float:
+        return self.node_launch_seconds + self.image_pull_seconds + self.readiness_seconds + self.alb_check_seconds
+
+    def branches(self) -> dict[str, float]:
+        """The parallel branches' modelled durations (what is on the critical path)."""
+        return {"database": self.promote_replica_seconds, "cache": self.cache_failover_seconds,
+                "compute": self.compute_ready_seconds}
+
+    def critical_path(self) -> float:
+        """Longest parallel branch + DNS switch (propagation and TTL): the RTO floor of this model."""
+        return max(self.branches().values()) + self.dns_settle_seconds
+
+    def sequential(self) -> float:
+        """What the same steps would cost one after the other."""
+        return sum(self.branches().values()) + self.dns_settle_seconds
+
+
+@dataclass
+class _Op:
+    ready_at: float
+    on_ready: list[Callable[[], None]] = field(default_factory=list)
+    fired: bool = False
+
+
+class SimulatedAws:
+    """Virtual AWS latency and in-progress states for every client of a `ClientFactory` (see module doc)."""
+
+    def __init__(self, clock: SimClock, durations: Durations | None = None,
+                 on_targets_ready: Callable[[str], None] | None = None) -> None:
+        self.clock = clock
+        self.d = durations or Durations()
+        self.on_targets_ready = on_targets_ready
+        self.ops: dict[tuple[str, str], _Op] = {}
+        self._lock = threading.Lock()
+        self.calls = 0
+
+    # -- what the factory calls for each new client ------------------------------------------
+
+    def attach(self, client: Any, service: str, region: str, fast: bool) -> None:
+        client.meta.events.register("before-parameter-build", self._before)
+        client.meta.events.register("after-call", self._after)
+
+    # -- modelled operations -----------------------------------------------------------------
+
+    def _pending(self, key: tuple[str, str]) -> bool:
+        with self._lock:
+            op = self.ops.get(key)
+            return op is not None and self.clock.now() < op.ready_at
+
+    def _start(self, key: tuple[str, str], duration: float, on_ready: Callable[[], None] | None = None) -> None:
+        with self._lock:
+            op = self.ops.get(key)
+            if op is None or op.fired:
+                self.ops[key] = _Op(self.clock.now() + duration, [on_ready] if on_ready else [])
+
+    def _fire_due(self) -> None:
+        due = []
+        with self._lock:
+            for op in self.ops.values():
+                if not op.fired and self.clock.now() >= op.ready_at:
+                    op.fired = True
+                    due.extend(op.on_ready)
+        for fn in due:
+            fn()
+
+    def _before(self, params: dict[str, Any], model: Any, **kwargs: Any) -> None:
+        self.calls += 1
+        self.clock.sleep(self.d.api_call_seconds)
+        op = model.name
+        region = kwargs.get("context", {}).get("client_region") or ""
+        # Actions start modelled operations.
+        if op == "PromoteReadReplica":
+            self._start(("db-standalone", params["DBInstanceIdentifier"]), self.d.promote_replica_seconds)
+        elif op == "ModifyDBInstance":
+            self._start(("db-multi-az", params["DBInstanceIdentifier"]), self.d.multi_az_seconds)
+        elif op == "FailoverGlobalReplicationGroup":
+            self._start(("cache", params["GlobalReplicationGroupId"]), self.d.cache_failover_seconds)
+        elif op == "UpdateNodegroupConfig":
+            self._start(("nodegroup", params["nodegroupName"]), self.d.node_launch_seconds)
+            self._start(("targets", region or "dr"), self.d.compute_ready_seconds,
+                        (lambda r=region: self.on_targets_ready(r)) if self.on_targets_ready else None)
+        # A waiter's poll for a pending operation waits (in virtual time) until it completes.
+        wait = waiters.current_wait()
+        if wait is not None:
+            key = self._key_of(wait, region)
+            if key is not None:
+                with self._lock:
+                    op_ = self.ops.get(key)
+                    remaining = (op_.ready_at - self.clock.now()) if op_ else 0.0
+                if remaining > 0:
+                    self.clock.sleep(remaining)
+        self._fire_due()
+
+    @staticmethod
+    def _key_of(wait: tuple[str, dict[str, Any]], region: str) -> tuple[str, str] | None:
+        name, params = wait
+        return {
+            "DbStandaloneServing": ("db-standalone", params.get("DBInstanceIdentifier", "")),
+            "DbMultiAzAtClass": ("db-multi-az", params.get("DBInstanceIdentifier", "")),
+            "GlobalPrimaryIn": ("cache", params.get("GlobalReplicationGroupId", "")),
+            "NodegroupAtSize": ("nodegroup", params.get("nodegroupName", "")),
+            "TargetsHealthy": ("targets", region or "dr"),
+        }.get(name)
+
+    # -- answers as AWS gives them mid-operation ---------------------------------------------
+
+    def _after(self, parsed: dict[str, Any], model: Any, **kwargs: Any) -> None:
+        op = model.name
+        if op == "DescribeDBInstances":
+            for inst in parsed.get("DBInstances", []):
+                rid = inst.get("DBInstanceIdentifier", "")
+                if self._pending(("db-standalone", rid)):
+                    inst["ReadReplicaSourceDBInstanceIdentifier"] = inst.get(
+                        "ReadReplicaSourceDBInstanceIdentifier") or "promotion-in-progress"
+                    inst["DBInstanceStatus"] = "modifying"
+                elif self._pending(("db-multi-az", rid)):
+                    inst["DBInstanceStatus"] = "modifying"
+                    inst["PendingModifiedValues"] = {"MultiAZ": True, "DBInstanceClass": inst.get("DBInstanceClass")}
+                    inst["MultiAZ"] = False
+        elif op == "DescribeNodegroup":
+            ng = parsed.get("nodegroup", {})
+            if self._pending(("nodegroup", ng.get("nodegroupName", ""))):
+                ng["status"] = "UPDATING"
+        elif op == "DescribeGlobalReplicationGroups":
+            for g in parsed.get("GlobalReplicationGroups", []):
+                if self._pending(("cache", g.get("GlobalReplicationGroupId", ""))):
+                    g["Status"] = "modifying"
+                    for m in g.get("Members", []):  # the roles have not swapped yet
+                        m["Role"] = "SECONDARY" if m.get("Role") == "PRIMARY" else "PRIMARY"
+
+
+def simulate(run_factory: Callable[[Any, SimClock], Any], durations: Durations | None = None,
+             on_targets_ready: Callable[[str], None] | None = None) -> tuple[Any, SimulatedAws]:
+    """Run `run_factory(on_client, clock)` — which builds and runs a real ScaleUp — in virtual time.
+
+    `run_factory` receives the `on_client` hook to give its `ClientFactory` and the `SimClock` to
+    give the orchestrator; it returns the run's result.
+    """
+    clock = SimClock()
+    sim = SimulatedAws(clock, durations, on_targets_ready)
+    return run_factory(sim.attach, clock), sim
