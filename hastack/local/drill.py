@@ -32,7 +32,7 @@ from rich.console import Console
 from hastack.dr import report as dr_report
 from hastack.dr import steps as dr_steps
 from hastack.dr.aws import factory_for
-from hastack.dr.clock import Clock, WallClock
+from hastack.dr.clock import Clock, SimClock, WallClock
 from hastack.dr.orchestrator import RunResult, ScaleUp
 from hastack.dr.outputs import DrOutputs, load_outputs
 from hastack.dr.progress import PlainProgress
@@ -203,16 +203,18 @@ def modelled_detection(clients: AwsClients, check_id: str) -> tuple[float, str]:
 
 
 def _latency(profile: str) -> tuple[Clock, Callable[..., None] | None, int]:
-    """(clock, extra client hook, poll seconds) of a latency profile."""
+    """(clock, extra client hook, poll seconds) of a latency profile.
+
+    "aws" is the DR command's own RTO model (`hastack.dr.simulate`): a `SimClock` plus botocore hooks
+    that charge each call and each operation its documented AWS duration and answer describes as
+    AWS does mid-operation. Must be built in the thread that then runs the scale-up.
+    """
     if profile == "none":
         return WallClock(), None, 1
-    try:
-        from hastack.dr import simulate  # the DR command's AWS latency model
-    except ImportError as exc:
-        raise DrillError("--latency-profile aws needs the DR command's latency model (hastack.dr.simulate), "
-                         "which is not in this checkout") from exc
-    clock, hook = simulate.aws_latency(profile)  # type: ignore[attr-defined]
-    return clock, hook, 15
+    from hastack.dr.simulate import SimulatedAws  # noqa: PLC0415 - only this profile needs it
+
+    clock = SimClock()
+    return clock, SimulatedAws(clock).attach, 15
 
 
 def _hooks(*hooks: Callable[..., None] | None) -> Callable[..., None]:
@@ -227,7 +229,6 @@ def run_drill(opts: DrillOptions, console: Console, progress: IO[str] | None = N
     """Deploy, break the primary region, run the real DR scale-up, verify from AWS, report (see module doc)."""
     if opts.latency_profile not in LATENCY_PROFILES:
         raise DrillError(f"--latency-profile {opts.latency_profile!r}: use one of {', '.join(LATENCY_PROFILES)}")
-    clock, latency_hook, poll = _latency(opts.latency_profile)
     console.print(f"[bold]drill region[/] --stack {opts.stack}: fresh local AWS on {LOOPBACK}, latency profile "
                   f"{opts.latency_profile}", highlight=False)
     with InProcessServer() as server:
@@ -256,6 +257,7 @@ def run_drill(opts: DrillOptions, console: Console, progress: IO[str] | None = N
         else:
             detection, note = modelled_detection(clients, red[0])
 
+        clock, latency_hook, poll = _latency(opts.latency_profile)
         with local_aws_env(server.endpoint):
             aws = factory_for(o.fence_timeout_seconds, o.wait_timeout_seconds,
                               on_client=_hooks(loopback_guard, latency_hook))
