@@ -38,7 +38,7 @@ from hastack.dr.outputs import DrOutputs, load_outputs
 from hastack.dr.progress import PlainProgress
 from hastack.local.deploy import LocalDeployment, deploy, fallback_summary, write_local_outputs
 from hastack.local.gantt import Bar, write_svg
-from hastack.local.inventory import collect, print_inventory
+from hastack.local.inventory import Inventory, collect, print_inventory
 from hastack.local.moto_mocks import LOCAL_CREDENTIALS, AwsClients
 from hastack.local.server import LOOPBACK, InProcessServer, WorldClient
 from hastack.local.verify import Verdict, verify_failover, verify_not_promoted
@@ -92,6 +92,9 @@ class DrillResult:
     rpo_seconds: float | None = None
     refusal: str | None = None
     phases: list[Bar] = field(default_factory=list)
+    #: What was deployed and what moto held before the outage (for tests and the report).
+    deployment: LocalDeployment | None = None
+    inventory_before: Inventory | None = None
 
     def rto_rpo_line(self) -> str:
         o = self.outputs
@@ -244,8 +247,9 @@ def run_drill(opts: DrillOptions, console: Console, progress: IO[str] | None = N
             # instead of waiting out the stack's real bound (drTimeouts.waitTimeoutSeconds).
             o = dataclasses.replace(o, wait_timeout_seconds=min(o.wait_timeout_seconds, LOCAL_WAIT_SECONDS))
         clients = AwsClients(server.endpoint)
+        before = collect(clients, deployment.regions())
         if opts.show_inventory:
-            print_inventory(collect(clients, deployment.regions()), console, "local AWS after deploy")
+            print_inventory(before, console, "local AWS after deploy")
 
         publish_replica_lag(clients, o, opts.replica_lag_seconds)
         red = take_region_down(world, o)
@@ -275,6 +279,7 @@ def run_drill(opts: DrillOptions, console: Console, progress: IO[str] | None = N
 
     drill = _result(opts, o, result, verdicts, deploy_seconds, detection, note, fallbacks, promoted is not None and
                     promoted.status == dr_steps.DONE)
+    drill.deployment, drill.inventory_before = deployment, before
     write_report(drill)
     write_svg(drill.svg_path, drill.phases, f"hastack drill region --stack {opts.stack} "
               f"(latency profile {opts.latency_profile})", drill.rto_seconds, o.rto_budget_seconds)
