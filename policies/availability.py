@@ -71,6 +71,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from _util import (
+    CACHE_GLOBAL,
     CACHE_GROUP,
     EKS_CLUSTER,
     K8S_DEPLOYMENT,
@@ -327,7 +328,10 @@ def build_model(graph: Graph, cfg: dict[str, Any]) -> Model:
     model = Model(region=region, standby=standby, target=float(cfg.get("availabilityTarget") or 99.9),
                   rto_minutes=rto)
     rds_primaries = [n for n in _in_region(graph, graph.of_type(RDS_INSTANCE), region) if not _is_rds_replica(n)]
-    caches = [n for n in _in_region(graph, graph.of_type(CACHE_GROUP), region) if not _is_cache_secondary(n)]
+    regional_caches = _in_region(graph, graph.of_type(CACHE_GROUP), region)
+    # After a Global Datastore failover the serving region's member is the primary although the
+    # program still declares it as the secondary: fall back to the members in the region.
+    caches = [n for n in regional_caches if not _is_cache_secondary(n)] or regional_caches
 
     model.tiers.append(_dns_tier(graph, region))
     model.tiers.append(_alb_tier(graph, region))
@@ -526,6 +530,16 @@ def _cache_tier(primaries: list[Node], region: str | None) -> Tier:
                          "promotion ~1 min (AWS DR workshop)")
 
 
+def _global_members(graph: Graph) -> set[str]:
+    """URNs of the replication groups that belong to a Global Datastore (as primary or secondary)."""
+    members = {n.urn for n in graph.of_type(CACHE_GROUP) if _is_cache_secondary(n)}
+    for g in graph.of_type(CACHE_GLOBAL):
+        primary_id = g.props.get("primaryReplicationGroupId")
+        members.update(n.urn for n in graph.of_type(CACHE_GROUP)
+                       if primary_id in (n.id, n.props.get("replicationGroupId")) or n.urn in g.dependencies)
+    return members
+
+
 def _dr_missing(graph: Graph, cfg: dict[str, Any], region: str | None, standby: str | None,
                 rds_primaries: list[Node], caches: list[Node]) -> list[str]:
     """What the standby region lacks to take over (empty: the DR path is usable)."""
@@ -545,9 +559,11 @@ def _dr_missing(graph: Graph, cfg: dict[str, Any], region: str | None, standby: 
         if not any(_is_rds_replica(r) and r.props.get("replicateSourceDb") in refs and graph.region(r) == standby
                    for r in rds):
             missing.append(f"no replica of {db.name} in {standby}")
+    members = _global_members(graph)
     for cache in caches:
-        if not any(_is_cache_secondary(s) and graph.region(s) == standby for s in graph.of_type(CACHE_GROUP)):
-            missing.append(f"no Global Datastore secondary of {cache.name} in {standby}")
+        if cache.urn not in members or not any(m in members and graph.region(graph.by_urn[m]) == standby
+                                               for m in members):
+            missing.append(f"no Global Datastore member of {cache.name} in {standby}")
     records = graph.of_type(R53_RECORD)
     primaries = [r for r in records if _failover_type(r) == "PRIMARY" and r.props.get("healthCheckId")]
     secondaries = [r for r in records if _failover_type(r) == "SECONDARY" and record_target_region(graph, r) == standby]

@@ -111,3 +111,15 @@ def test_docs_cite_the_models_figures(av: ModuleType) -> None:
         assert re.search(rf"\| {re.escape(percent)} % \|", doc), percent
     for url in re.findall(r"https://aws\.amazon\.com/[a-z0-9/]+", av.__doc__ or ""):
         assert url in doc
+
+
+def test_failed_over_plan_serves_from_the_dr_region_without_dr_credit(failed_over_plan: Plan,
+                                                                     facts: dict[str, Any]) -> None:
+    """After a failover the DR region serves; until failback re-protects, no region backs it up."""
+    settings = {**facts, "activeRegion": "us-west-2", "pilotLightRegions": ["us-east-1"]}
+    model = availability_model(failed_over_plan.to_json(), settings)
+    tiers = {t.name: t for t in model.tiers}
+    assert model.region == "us-west-2" and model.standby == "us-east-1"
+    assert "cache-dr" in tiers["cache"].component and tiers["cache"].availability > 0.999
+    assert "db-dr" in tiers["database"].component
+    assert not model.dr_usable and any("replica of db-dr in us-east-1" in m for m in model.dr_missing)

@@ -53,7 +53,6 @@ FLIPS: list[tuple[str, Mutation, str]] = [
     ("pdb-removed", drops("primary-workload-predictor-pdb"), "deployment-pod-disruption-budget"),
     ("target-group-health-check-removed", sets("primary-ingress-predictor", "healthCheck", DELETE),
      "target-group-health-check"),
-    ("dns-health-check-removed", sets("dns-primary", "healthCheckId", DELETE), "dns-failover-pair"),
     ("encryption-off", sets("db-primary", "storageEncrypted", False), "encryption-at-rest"),
     ("ingress-from-0.0.0.0/0", _ingress_from_anywhere, "no-open-ingress"),
 ]
