@@ -62,7 +62,7 @@ def steps_table(result: RunResult) -> Table:
 
 def summary_lines(result: RunResult) -> list[str]:
     lines = [result.summary]
-    if result.rto_seconds is not None:
+    if result.rto_seconds is not None and result.changed:
         budget = result.rto_budget_seconds
         verdict = "within" if result.rto_seconds + s.DNS_SETTLE_SECONDS <= budget else "OVER"
         lines.append(f"RTO: {_secs(result.rto_seconds)} to DNS switched; clients follow within "
