@@ -132,3 +132,17 @@ def test_sim_clock_runs_branches_in_parallel_and_nested() -> None:
     assert result == [100.0, (25.0, [15.0, 25.0]), 30.0]
     assert clock.now() == 100.0
     json.dumps(result)
+
+
+def test_aws_endpoint_url_is_honoured_and_regions_are_explicit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5999")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    factory = ClientFactory()
+    rds = factory.client("rds", "us-west-2")
+    assert rds.meta.endpoint_url == "http://127.0.0.1:5999" and rds.meta.region_name == "us-west-2"
+    assert factory.client("rds", "us-west-2") is rds, "one client per (service, region, profile)"
+    assert factory.client("rds", "us-west-2", fast=True) is not rds
+    assert factory.endpoint_note() == "AWS endpoint overridden by AWS_ENDPOINT_URL=http://127.0.0.1:5999"
+    with pytest.raises(ValueError, match="never uses a default region"):
+        factory.client("rds", "")
