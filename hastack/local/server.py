@@ -260,6 +260,9 @@ class InProcessServer:
                                    request_handler=_quiet_handler())
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
         self._thread.start()
+        # moto's backends are process-wide: a new server starts from an empty world, never from
+        # what an earlier server of this process left behind.
+        WorldClient(self.endpoint).reset()
         return self
 
     def stop(self) -> None:
@@ -313,7 +316,7 @@ class WorldClient:
 
     def reset(self) -> None:
         """Forget every resource (moto's reset) and heal the world."""
-        self._request("/moto-api/reset", {})
+        self._request("/moto-api/reset", {}, timeout=120.0)  # dropping a whole deployed world takes a while
         self.set_world(downRegions=[], redHealthChecks=[], resetEmulation=True)
 
     def is_up(self) -> bool:
