@@ -230,6 +230,35 @@ def fix_rds_after(action: str, params: dict[str, str], region: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# AWS managed IAM policies, on demand
+# ---------------------------------------------------------------------------------------------
+
+_AWS_POLICY_DATA: dict[str, Any] = {}
+
+
+def ensure_aws_managed_policy(arn: str) -> None:
+    """Make the AWS managed policy `arn` exist before a role attaches it, as it does in AWS.
+
+    moto only knows them all (~1,300, seconds to load, for the whole process) or none; the local AWS
+    adds the ones the program actually attaches, from moto's own copy of their documents.
+    """
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.iam.models import AWSManagedPolicy, iam_backends
+
+    if not arn.startswith("arn:aws:iam::aws:policy/"):
+        return
+    backend = iam_backends[ACCOUNT_ID]["aws"]
+    if arn in backend.managed_policies:
+        return
+    if not _AWS_POLICY_DATA:
+        _AWS_POLICY_DATA.update(json.loads(aws_managed_policies_data))
+    name = arn.rsplit("/", 1)[-1]
+    if name in _AWS_POLICY_DATA:
+        policy = AWSManagedPolicy.from_data(name, ACCOUNT_ID, backend.region_name, _AWS_POLICY_DATA[name])
+        backend.managed_policies[policy.arn] = policy
+
+
+# ---------------------------------------------------------------------------------------------
 # Warm-up
 # ---------------------------------------------------------------------------------------------
 

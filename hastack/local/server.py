@@ -113,6 +113,10 @@ class WorldControl:
                 if match and match.group(1) in self.state.red_health_checks:
                     start_response("200 OK", [("Content-Type", "text/xml")])
                     return [_failed_health_status_xml(region)]
+            if service == "iam" and environ.get("REQUEST_METHOD") == "POST":
+                params = {k: v[0] for k, v in parse_qs(_buffer_body(environ).decode()).items()}
+                if params.get("Action") == "AttachRolePolicy":
+                    emulation.ensure_aws_managed_policy(params.get("PolicyArn", ""))
             if service == "rds" and environ.get("REQUEST_METHOD") == "POST":
                 params = {k: v[0] for k, v in parse_qs(_buffer_body(environ).decode()).items()}
                 action = params.get("Action", "")
@@ -250,8 +254,6 @@ class InProcessServer:
     def start(self) -> InProcessServer:
         from werkzeug.serving import make_server
 
-        # The local AWS has AWS's managed IAM policies (the program attaches several), like AWS.
-        os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # moto's errors reach the client anyway
         if self.requested_port and not port_is_free(self.requested_port):
             raise LocalAwsError(f"port {self.requested_port} on {LOOPBACK} is already in use "
