@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 HASTACK := $(PY) -m hastack
 STAMP := $(VENV)/.installed
 
-.PHONY: plan policy test lint bench clean venv
+.PHONY: demo plan policy test lint bench clean venv
 
 # Re-install only when requirements.txt changed since the last install.
 $(STAMP): requirements.txt
@@ -16,6 +16,11 @@ $(STAMP): requirements.txt
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+## demo: the whole story on an embedded moto AWS (no account): plan, policy check, local up, regional
+## failover drill (real DR command, AWS latency model), one summary ending with RTO/RPO and the picture
+demo: $(STAMP)
+	$(HASTACK) local demo --stack $(STACK)
 
 ## plan: render the stack offline (mock runtime) -> build/plan-$(STACK).json, manifests, outputs
 plan: $(STAMP)

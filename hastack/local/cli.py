@@ -19,6 +19,7 @@ from rich.console import Console
 
 from hastack.config import ConfigError
 from hastack.drills import drill_app
+from hastack.local.demo import run_demo
 from hastack.local.deploy import LocalDeployError, deploy, fallback_summary, write_local_outputs
 from hastack.local.drill import LATENCY_PROFILES, DrillError, DrillOptions, print_drill, run_drill
 from hastack.local.inventory import collect, print_inventory
@@ -129,6 +130,30 @@ def status(stack: str = STACK, build_dir: Path = BUILD_DIR) -> None:
         out.print(f"pid file {build_dir / f'local-{stack}.json'} names {record['endpoint']}, which does not answer")
         raise typer.Exit(EXIT_FAILED)
     out.print(f"local AWS of stack {stack!r}: pid {record['pid']}, {record['endpoint']}, world {client.world()}")
+
+
+@local_app.command("demo")
+def demo(
+    stack: str = STACK,
+    latency_profile: str = typer.Option("aws", "--latency-profile", help="Latency profile of the drill."),
+    build_dir: Path = BUILD_DIR,
+) -> None:
+    """The whole story (what `make demo` runs): plan, policy check, local up, regional drill, one summary."""
+    if latency_profile not in LATENCY_PROFILES:
+        _fail(f"--latency-profile {latency_profile!r} is not one of {', '.join(LATENCY_PROFILES)}")
+    try:
+        ok = run_demo(stack, build_dir, out, latency_profile)
+    except ConfigError as exc:
+        _fail(f"stack {stack!r}: {exc.render()}")
+        return
+    except (PlanError, DrillError, LocalAwsError) as exc:
+        _fail(str(exc))
+        return
+    except LocalDeployError as exc:
+        _fail(str(exc), EXIT_FAILED)
+        return
+    if not ok:
+        raise typer.Exit(EXIT_FAILED)
 
 
 @drill_app.command("region")
