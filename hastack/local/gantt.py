@@ -7,7 +7,6 @@ the scale, the RTO budget. Times are seconds from the outage.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -35,13 +34,13 @@ def _fmt(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
 
 
+#: Tick spacings a reader takes in at a glance: sub-second, seconds, then whole minutes.
+_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800,
+          3600, 7200)
+
+
 def _tick_step(span: float) -> float:
-    raw = span / 8
-    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
-    for m in (1, 2, 5, 10):
-        if raw <= m * magnitude:
-            return m * magnitude
-    return 10 * magnitude
+    return next((t for t in _TICKS if t >= span / 8), _TICKS[-1])
 
 
 def render_svg(bars: list[Bar], title: str, rto: float | None = None, rto_budget: float | None = None) -> str:
