@@ -5,11 +5,18 @@ with `python -m pulumi.policy <engine address> .` in this directory; constructin
 starts its gRPC Analyzer server, prints the port and blocks. Never import this file from a test.
 """
 
+import gc
+
 from availability import POLICIES as AVAILABILITY
 from pulumi_policy import EnforcementLevel, PolicyPack
 from security import POLICIES as SECURITY
 from spof import POLICIES as SPOF
 from workload import POLICIES as WORKLOAD
+
+# The SDK deserializes every resource into proxy objects once per policy; with the default
+# thresholds the collector runs thousands of times per AnalyzeStack and the check grows faster than
+# the stack. Collect less often (measured: ~2x faster at 2,700 resources, flat time per resource).
+gc.set_threshold(50_000, 20, 100)
 
 PolicyPack(
     name="hastack-ha",
