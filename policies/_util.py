@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -358,9 +358,6 @@ class Graph:
 
     def by_id(self, rid: Any) -> Node | None:
         return self._by_id.get(rid) if isinstance(rid, str) else None
-
-    def children(self, urn: str) -> Iterator[Node]:
-        return (n for n in self.nodes if n.parent == urn)
 
     def region(self, node: Node) -> str | None:
         """The AWS region a resource lives in.

@@ -91,16 +91,16 @@ from _util import (
 )
 from pulumi_policy import Severity
 from spof import (
-    _cache_nodes,
-    _failover_type,
-    _is_cache_secondary,
-    _is_rds_replica,
-    _rds_refs,
+    cache_nodes,
+    failover_type,
+    is_cache_secondary,
+    is_rds_replica,
     lb_subnet_ids,
     node_groups_by_az,
+    rds_refs,
     record_target_region,
 )
-from workload import _meta, effective_replicas
+from workload import effective_replicas, k8s_meta
 
 YEAR_SECONDS = 365.25 * 24 * 3600
 
@@ -327,11 +327,11 @@ def build_model(graph: Graph, cfg: dict[str, Any]) -> Model:
     rto = float(cfg.get("rtoMinutes") or 60.0)
     model = Model(region=region, standby=standby, target=float(cfg.get("availabilityTarget") or 99.9),
                   rto_minutes=rto)
-    rds_primaries = [n for n in _in_region(graph, graph.of_type(RDS_INSTANCE), region) if not _is_rds_replica(n)]
+    rds_primaries = [n for n in _in_region(graph, graph.of_type(RDS_INSTANCE), region) if not is_rds_replica(n)]
     regional_caches = _in_region(graph, graph.of_type(CACHE_GROUP), region)
     # After a Global Datastore failover the serving region's member is the primary although the
     # program still declares it as the secondary: fall back to the members in the region.
-    caches = [n for n in regional_caches if not _is_cache_secondary(n)] or regional_caches
+    caches = [n for n in regional_caches if not is_cache_secondary(n)] or regional_caches
 
     model.tiers.append(_dns_tier(graph, region))
     model.tiers.append(_alb_tier(graph, region))
@@ -371,7 +371,7 @@ def build_model(graph: Graph, cfg: dict[str, Any]) -> Model:
 
 
 def _dns_tier(graph: Graph, region: str | None) -> Tier:
-    records = [r for r in graph.of_type(R53_RECORD) if _failover_type(r)]
+    records = [r for r in graph.of_type(R53_RECORD) if failover_type(r)]
     names = sorted({str(r.props.get("name")) for r in records}) or ["(no failover record)"]
     return Tier("DNS", f"Route 53 failover records {', '.join(names)}", 1, 1, UNIT_AVAILABILITY["route53"],
                 UNIT_AVAILABILITY["route53"].value, 0.0, regional=False,
@@ -451,7 +451,7 @@ def _pod_tiers(graph: Graph, region: str | None) -> list[Tier]:
     for d in deployments:
         n, _ = effective_replicas(graph, d)
         k = max(1, n - 1)
-        tiers.append(Tier(f"pods: {_meta(d)[1]}", f"Deployment {_meta(d)[1]} ({n} replicas, {k} needed)", n, k,
+        tiers.append(Tier(f"pods: {k8s_meta(d)[1]}", f"Deployment {k8s_meta(d)[1]} ({n} replicas, {k} needed)", n, k,
                           figure, k_of_n(k, n, figure.value), MTTR_HOURS["pod"], True,
                           failure="a pod crashes or hangs", impact="its share of requests until readiness fails",
                           mitigation="replicas over AZs, readiness/liveness probes, PDB, maxUnavailable 0",
@@ -493,14 +493,13 @@ def _database_tier(primaries: list[Node], region: str | None) -> Tier:
     if not primaries:
         return Tier("database", f"no primary database in {region}", 0, 1, UNIT_AVAILABILITY["rds_multi_az"], 0.0,
                     MTTR_HOURS["regional"], True, "no writer", "writes fail", "promote the replica", "n/a")
-    availability, names, figure = 1.0, [], UNIT_AVAILABILITY["rds_multi_az"]
+    availability, names, single = 1.0, [], False
     for db in primaries:
         multi = truthy(db.props.get("multiAz"))
-        f = UNIT_AVAILABILITY["rds_multi_az" if multi else "rds_single_az"]
-        figure = f if not multi else figure
-        availability *= f.value
+        single = single or not multi
+        availability *= UNIT_AVAILABILITY["rds_multi_az" if multi else "rds_single_az"].value
         names.append(f"{db.name} ({'Multi-AZ' if multi else 'single-AZ'})")
-    single = figure is UNIT_AVAILABILITY["rds_single_az"]
+    figure = UNIT_AVAILABILITY["rds_single_az" if single else "rds_multi_az"]
     return Tier("database", ", ".join(names), len(primaries), len(primaries), figure, availability,
                 MTTR_HOURS["regional"], True, failure="the writer instance or its AZ fails",
                 impact="writes fail until failover",
@@ -514,14 +513,14 @@ def _cache_tier(primaries: list[Node], region: str | None) -> Tier:
         return Tier("cache", f"no primary cache in {region}", 0, 1, UNIT_AVAILABILITY["cache_multi_az"], 0.0,
                     MTTR_HOURS["regional"], True, "no cache primary", "cache misses/writes fail",
                     "fail the Global Datastore over", "n/a")
-    availability, names, figure = 1.0, [], UNIT_AVAILABILITY["cache_multi_az"]
+    availability, names, degraded = 1.0, [], False
     for c in primaries:
         ha = (truthy(c.props.get("multiAzEnabled")) and truthy(c.props.get("automaticFailoverEnabled"))
-              and _cache_nodes(c.props) >= 2)
-        f = UNIT_AVAILABILITY["cache_multi_az" if ha else "cache_single_az"]
-        figure = f if not ha else figure
-        availability *= f.value
-        names.append(f"{c.name} ({_cache_nodes(c.props)} nodes, {'Multi-AZ' if ha else 'no automatic failover'})")
+              and cache_nodes(c.props) >= 2)
+        degraded = degraded or not ha
+        availability *= UNIT_AVAILABILITY["cache_multi_az" if ha else "cache_single_az"].value
+        names.append(f"{c.name} ({cache_nodes(c.props)} nodes, {'Multi-AZ' if ha else 'no automatic failover'})")
+    figure = UNIT_AVAILABILITY["cache_single_az" if degraded else "cache_multi_az"]
     return Tier("cache", ", ".join(names), len(primaries), len(primaries), figure, availability,
                 MTTR_HOURS["regional"], True, failure="the primary node or its AZ fails",
                 impact="cache writes fail until a replica is promoted",
@@ -532,7 +531,7 @@ def _cache_tier(primaries: list[Node], region: str | None) -> Tier:
 
 def _global_members(graph: Graph) -> set[str]:
     """URNs of the replication groups that belong to a Global Datastore (as primary or secondary)."""
-    members = {n.urn for n in graph.of_type(CACHE_GROUP) if _is_cache_secondary(n)}
+    members = {n.urn for n in graph.of_type(CACHE_GROUP) if is_cache_secondary(n)}
     for g in graph.of_type(CACHE_GLOBAL):
         primary_id = g.props.get("primaryReplicationGroupId")
         members.update(n.urn for n in graph.of_type(CACHE_GROUP)
@@ -555,8 +554,8 @@ def _dr_missing(graph: Graph, cfg: dict[str, Any], region: str | None, standby: 
         missing.append(f"no load balancer in {standby}")
     rds = graph.of_type(RDS_INSTANCE)
     for db in rds_primaries:
-        refs = _rds_refs(db)
-        if not any(_is_rds_replica(r) and r.props.get("replicateSourceDb") in refs and graph.region(r) == standby
+        refs = rds_refs(db)
+        if not any(is_rds_replica(r) and r.props.get("replicateSourceDb") in refs and graph.region(r) == standby
                    for r in rds):
             missing.append(f"no replica of {db.name} in {standby}")
     members = _global_members(graph)
@@ -565,8 +564,8 @@ def _dr_missing(graph: Graph, cfg: dict[str, Any], region: str | None, standby: 
                                                for m in members):
             missing.append(f"no Global Datastore member of {cache.name} in {standby}")
     records = graph.of_type(R53_RECORD)
-    primaries = [r for r in records if _failover_type(r) == "PRIMARY" and r.props.get("healthCheckId")]
-    secondaries = [r for r in records if _failover_type(r) == "SECONDARY" and record_target_region(graph, r) == standby]
+    primaries = [r for r in records if failover_type(r) == "PRIMARY" and r.props.get("healthCheckId")]
+    secondaries = [r for r in records if failover_type(r) == "SECONDARY" and record_target_region(graph, r) == standby]
     if not primaries or not secondaries:
         missing.append(f"no health-checked PRIMARY record with a SECONDARY in {standby}")
     return missing

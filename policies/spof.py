@@ -52,18 +52,20 @@ from pulumi_policy import EnforcementLevel, Severity
 # ---------------------------------------------------------------------------------------------
 
 
-def _is_rds_replica(r: Resource | Node) -> bool:
+def is_rds_replica(r: Resource | Node) -> bool:
+    """A read replica (`replicateSourceDb` names its source)."""
     source = r.props.get("replicateSourceDb")
     return isinstance(source, str) and bool(source)
 
 
-def _is_cache_secondary(r: Resource | Node) -> bool:
+def is_cache_secondary(r: Resource | Node) -> bool:
+    """A replication group joined to a Global Datastore as its secondary (`globalReplicationGroupId`)."""
     gid = r.props.get("globalReplicationGroupId")
-    return isinstance(gid, str) and bool(gid) and r.type == CACHE_GROUP and not r.props.get("primaryReplicationGroupId")
+    return r.type == CACHE_GROUP and isinstance(gid, str) and bool(gid)
 
 
 def check_rds_multi_az(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
-    if _is_rds_replica(r) and cfg["drMode"] == "pilot-light":
+    if is_rds_replica(r) and cfg["drMode"] == "pilot-light":
         return  # reported by standby-data-tier-redundancy (advisory) while the DR region is pilot-light
     if not truthy(get(r.props, "multiAz")):
         yield (f"{display(r)} has multiAz={get(r.props, 'multiAz')!r}: a single DB instance is a single point of "
@@ -72,7 +74,7 @@ def check_rds_multi_az(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
 
 
 def check_rds_backups(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
-    if _is_rds_replica(r):
+    if is_rds_replica(r):
         return  # a read replica takes its own backups once promoted; its source is the one that must keep them
     days = as_int(get(r.props, "backupRetentionPeriod"), 0) or 0
     minimum = as_int(cfg["minBackupRetentionDays"], 7) or 7
@@ -87,7 +89,7 @@ def check_rds_deletion_protection(r: Resource, cfg: dict[str, Any]) -> Iterator[
                "`pulumi destroy` or replacement deletes the database. Set deletionProtection=True.")
 
 
-def _cache_nodes(props: dict[str, Any]) -> int:
+def cache_nodes(props: dict[str, Any]) -> int:
     """Nodes per shard: `numCacheClusters`, else `replicasPerNodeGroup + 1`, else ElastiCache's default of 1."""
     clusters = as_int(get(props, "numCacheClusters"))
     if clusters is not None:
@@ -97,7 +99,7 @@ def _cache_nodes(props: dict[str, Any]) -> int:
 
 
 def check_cache_failover(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
-    if _is_cache_secondary(r) and cfg["drMode"] == "pilot-light":
+    if is_cache_secondary(r) and cfg["drMode"] == "pilot-light":
         return  # the Global Datastore secondary is checked by standby-data-tier-redundancy
     if not truthy(get(r.props, "automaticFailoverEnabled")):
         yield (f"{display(r)} has automaticFailoverEnabled={get(r.props, 'automaticFailoverEnabled')!r}: when the "
@@ -105,7 +107,7 @@ def check_cache_failover(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
     if not truthy(get(r.props, "multiAzEnabled")):
         yield (f"{display(r)} has multiAzEnabled={get(r.props, 'multiAzEnabled')!r}: replicas may share the "
                "primary's AZ. Set multiAzEnabled=True (and preferredCacheClusterAzs over distinct AZs).")
-    nodes = _cache_nodes(r.props)
+    nodes = cache_nodes(r.props)
     minimum = as_int(cfg["minNodes"], 2) or 2
     if nodes < minimum:
         yield (f"{display(r)} has {nodes} node(s) per shard; at least {minimum} are needed for a replica to take "
@@ -116,12 +118,12 @@ def check_standby_redundancy(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
     """Advisory: what the pilot-light DR region is allowed to lack, said out loud."""
     if cfg["drMode"] != "pilot-light":
         return
-    if r.type == RDS_INSTANCE and _is_rds_replica(r) and not truthy(get(r.props, "multiAz")):
+    if r.type == RDS_INSTANCE and is_rds_replica(r) and not truthy(get(r.props, "multiAz")):
         yield (f"{display(r)} is a single-AZ cross-region replica (allowed while the DR region is pilot-light). "
                "After promotion it must become Multi-AZ: `hastack dr scale-up` does that (no downtime, duration "
                "not published by AWS).")
-    if r.type == CACHE_GROUP and _is_cache_secondary(r):
-        if _cache_nodes(r.props) < 2 or not truthy(get(r.props, "automaticFailoverEnabled")):
+    if r.type == CACHE_GROUP and is_cache_secondary(r):
+        if cache_nodes(r.props) < 2 or not truthy(get(r.props, "automaticFailoverEnabled")):
             yield (f"{display(r)} is a Global Datastore secondary without in-region failover (allowed while "
                    "pilot-light). Add replicas and automatic failover when the DR region is promoted.")
 
@@ -131,7 +133,7 @@ def check_standby_redundancy(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _rds_refs(node: Node) -> set[str]:
+def rds_refs(node: Node) -> set[str]:
     """Every value a replica's `replicateSourceDb` may use to name this instance."""
     refs = {node.props.get(k) for k in ("arn", "identifier", "id")} | {node.id}
     return {r for r in refs if isinstance(r, str) and r}
@@ -139,10 +141,10 @@ def _rds_refs(node: Node) -> set[str]:
 
 def check_cross_region_replicas(graph: Graph, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
     rds = graph.of_type(RDS_INSTANCE)
-    for primary in (n for n in rds if not _is_rds_replica(n)):
+    for primary in (n for n in rds if not is_rds_replica(n)):
         region = graph.region(primary)
-        refs = _rds_refs(primary)
-        replicas = [n for n in rds if _is_rds_replica(n) and n.props.get("replicateSourceDb") in refs]
+        refs = rds_refs(primary)
+        replicas = [n for n in rds if is_rds_replica(n) and n.props.get("replicateSourceDb") in refs]
         remote = [n for n in replicas if graph.region(n) and graph.region(n) != region]
         if cfg["drRegion"] and cfg["drRegion"] != region:
             remote = [n for n in remote if graph.region(n) == cfg["drRegion"]]
@@ -154,12 +156,12 @@ def check_cross_region_replicas(graph: Graph, cfg: dict[str, Any]) -> Iterator[t
 
     groups = graph.of_type(CACHE_GROUP)
     globals_ = graph.of_type(CACHE_GLOBAL)
-    for primary in (n for n in groups if not _is_cache_secondary(n)):
+    for primary in (n for n in groups if not is_cache_secondary(n)):
         region = graph.region(primary)
         refs = {primary.id, primary.props.get("replicationGroupId")} - {None}
         datastores = [g for g in globals_ if g.props.get("primaryReplicationGroupId") in refs
                       or primary.urn in g.dependencies]
-        secondaries = [s for g in datastores for s in groups if _is_cache_secondary(s) and (
+        secondaries = [s for g in datastores for s in groups if is_cache_secondary(s) and (
             s.props.get("globalReplicationGroupId") in {g.id, g.props.get("globalReplicationGroupId")} - {None}
             or g.urn in s.dependencies)]
         remote = [s for s in secondaries if graph.region(s) and graph.region(s) != region]
@@ -291,7 +293,7 @@ def check_target_group_health(r: Resource, cfg: dict[str, Any]) -> Iterator[str]
                "so a pod that can't serve is taken out of rotation.")
 
 
-def _failover_type(record: Node) -> str | None:
+def failover_type(record: Node) -> str | None:
     policies = as_list(get(record.props, "failoverRoutingPolicies"))
     for p in policies:
         if isinstance(p, dict) and p.get("type"):
@@ -319,7 +321,7 @@ def record_target_region(graph: Graph, record: Node) -> str | None:
 def check_dns_failover(graph: Graph, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
     records = graph.of_type(R53_RECORD)
     check_ids = {n.id for n in graph.of_type(R53_HEALTH_CHECK)} - {None}
-    for primary in (r for r in records if _failover_type(r) == "PRIMARY"):
+    for primary in (r for r in records if failover_type(r) == "PRIMARY"):
         name = primary.props.get("name")
         hc = get(primary.props, "healthCheckId")
         if not hc:
@@ -328,7 +330,7 @@ def check_dns_failover(graph: Graph, cfg: dict[str, Any]) -> Iterator[tuple[str,
         elif check_ids and hc not in check_ids:
             yield (f"{display(primary)} ({name}) points at health check {hc}, which is not part of this stack. "
                    "Attach the stack's primary health check.", primary.urn)
-        partners = [r for r in records if _failover_type(r) == "SECONDARY"
+        partners = [r for r in records if failover_type(r) == "SECONDARY"
                     and r.props.get("name") == name and r.props.get("zoneId") == primary.props.get("zoneId")
                     and r.props.get("type", "A") == primary.props.get("type", "A")]
         if not partners:

@@ -31,19 +31,19 @@ from _util import (
 from pulumi_policy import Severity
 
 
-def _meta(node: Node) -> tuple[str, str]:
+def k8s_meta(node: Node) -> tuple[str, str]:
     """(namespace, name) of a Kubernetes object; the logical name when the program let Pulumi auto-name it."""
     meta = get(node.props, "metadata", default={})
     return str(meta.get("namespace") or "default"), str(meta.get("name") or node.name)
 
 
 def _same_cluster(a: Node, b: Node) -> bool:
-    return a.provider == b.provider and _meta(a)[0] == _meta(b)[0]
+    return a.provider == b.provider and k8s_meta(a)[0] == k8s_meta(b)[0]
 
 
 def hpa_for(graph: Graph, deployment: Node) -> Node | None:
     """The HorizontalPodAutoscaler whose scaleTargetRef is this Deployment (same cluster and namespace)."""
-    _, name = _meta(deployment)
+    _, name = k8s_meta(deployment)
     for hpa in graph.of_type(*K8S_HPAS):
         ref = get(hpa.props, "spec", "scaleTargetRef", default={})
         if not _same_cluster(hpa, deployment) or ref.get("kind", "Deployment") != "Deployment":
@@ -61,7 +61,7 @@ def effective_replicas(graph: Graph, deployment: Node) -> tuple[int, str]:
     if hpa is not None:
         hpa_min = as_int(get(hpa.props, "spec", "minReplicas"), 1) or 1
         if hpa_min < replicas:
-            return hpa_min, f"HPA {_meta(hpa)[1]!r} minReplicas"
+            return hpa_min, f"HPA {k8s_meta(hpa)[1]!r} minReplicas"
     return replicas, "replicas"
 
 
@@ -114,9 +114,9 @@ def check_replicas(graph: Graph, cfg: dict[str, Any]) -> Iterator[tuple[str, str
             continue
         count, source = effective_replicas(graph, d)
         if count < required:
-            yield (f"Deployment '{_meta(d)[1]}' ({region}) may run {count} pod(s) ({source}); at least {required} are "
-                   f"required{' in production' if cfg['production'] else ''} so that one pod or one AZ can fail. "
-                   f"Set replicas (and the HPA's minReplicas) >= {required}.", d.urn)
+            yield (f"Deployment '{k8s_meta(d)[1]}' ({region}) may run {count} pod(s) ({source}); at least "
+                   f"{required} are required{' in production' if cfg['production'] else ''} so that one pod or one "
+                   f"AZ can fail. Set replicas (and the HPA's minReplicas) >= {required}.", d.urn)
 
 
 def _where(r: Resource) -> str:
@@ -157,7 +157,7 @@ def check_pdb(graph: Graph, cfg: dict[str, Any]) -> Iterator[tuple[str, str | No
         count, _ = effective_replicas(graph, d)
         if standby and count == 0:
             continue
-        name = _meta(d)[1]
+        name = k8s_meta(d)[1]
         pdbs = pdbs_for(graph, d)
         if not pdbs:
             yield (f"Deployment '{name}' ({region}) is selected by no PodDisruptionBudget: a node drain or upgrade may "
@@ -169,18 +169,19 @@ def check_pdb(graph: Graph, cfg: dict[str, Any]) -> Iterator[tuple[str, str | No
             if spec.get("minAvailable") is not None:
                 floor = _count(spec["minAvailable"], count, round_up=True)
                 if floor is None or floor < 1 or floor >= count:
-                    yield (f"PodDisruptionBudget '{_meta(pdb)[1]}' has minAvailable={spec['minAvailable']!r} for "
+                    yield (f"PodDisruptionBudget '{k8s_meta(pdb)[1]}' has minAvailable={spec['minAvailable']!r} for "
                            f"Deployment '{name}' ({region}, {count} replica(s)): it must be >= 1 (so a drain leaves "
                            "pods serving) and below the replica count (so drains can proceed). Use replicas - 1.",
                            pdb.urn)
             elif spec.get("maxUnavailable") is not None:
                 budget = _count(spec["maxUnavailable"], count, round_up=False)
                 if budget is None or budget < 1 or budget >= count:
-                    yield (f"PodDisruptionBudget '{_meta(pdb)[1]}' has maxUnavailable={spec['maxUnavailable']!r} for "
-                           f"Deployment '{name}' ({region}, {count} replica(s)): it must allow at least one and fewer "
-                           "than all pods to be evicted.", pdb.urn)
+                    yield (f"PodDisruptionBudget '{k8s_meta(pdb)[1]}' has "
+                           f"maxUnavailable={spec['maxUnavailable']!r} for Deployment '{name}' ({region}, {count} "
+                           "replica(s)): it must allow at least one and fewer than all pods to be evicted.", pdb.urn)
             else:
-                yield (f"PodDisruptionBudget '{_meta(pdb)[1]}' sets neither minAvailable nor maxUnavailable.", pdb.urn)
+                yield (f"PodDisruptionBudget '{k8s_meta(pdb)[1]}' sets neither minAvailable nor maxUnavailable.",
+                       pdb.urn)
 
 
 POLICIES = [
