@@ -10,8 +10,8 @@ import pytest
 
 from hastack.plan import REPO_ROOT, Plan
 
-#: The document holding the outputs table (the README will carry it; then point this at README.md).
-OUTPUTS_DOC = REPO_ROOT / "docs" / "outputs.md"
+#: The document holding the outputs table (the README).
+OUTPUTS_DOC = REPO_ROOT / "README.md"
 
 _HEADER = re.compile(r"^\|\s*output\s*\|\s*type\s*\|\s*meaning\s*\|\s*used by\s*\|\s*$", re.IGNORECASE)
 _ROW = re.compile(r"^\|\s*`([A-Za-z][A-Za-z0-9]*)`\s*\|\s*([^|]+?)\s*\|")
