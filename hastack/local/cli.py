@@ -12,6 +12,8 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -112,6 +114,19 @@ def up(
         out.print("local AWS stopped")
 
 
+@contextmanager
+def _user_errors(stack: str) -> Iterator[None]:
+    """Turn the errors a user can act on into one message and a non-zero exit (no traceback)."""
+    try:
+        yield
+    except ConfigError as exc:
+        _fail(f"stack {stack!r}: {exc.render()}")
+    except (PlanError, DrillError, LocalAwsError) as exc:
+        _fail(str(exc))
+    except LocalDeployError as exc:
+        _fail(str(exc), EXIT_FAILED)
+
+
 @local_app.command("down")
 def down(stack: str = STACK, build_dir: Path = BUILD_DIR) -> None:
     """Stop the detached local AWS of the stack (nothing is left running)."""
@@ -141,17 +156,8 @@ def demo(
     """The whole story (what `make demo` runs): plan, policy check, local up, regional drill, one summary."""
     if latency_profile not in LATENCY_PROFILES:
         _fail(f"--latency-profile {latency_profile!r} is not one of {', '.join(LATENCY_PROFILES)}")
-    try:
+    with _user_errors(stack):
         ok = run_demo(stack, build_dir, out, latency_profile)
-    except ConfigError as exc:
-        _fail(f"stack {stack!r}: {exc.render()}")
-        return
-    except (PlanError, DrillError, LocalAwsError) as exc:
-        _fail(str(exc))
-        return
-    except LocalDeployError as exc:
-        _fail(str(exc), EXIT_FAILED)
-        return
     if not ok:
         raise typer.Exit(EXIT_FAILED)
 
@@ -173,17 +179,8 @@ def drill_region(
         _fail(f"--latency-profile {latency_profile!r} is not one of {', '.join(LATENCY_PROFILES)}")
     opts = DrillOptions(stack=stack, latency_profile=latency_profile, replica_lag_seconds=replica_lag,
                         build_dir=build_dir, report_path=report, svg_path=svg)
-    try:
+    with _user_errors(stack):
         drill = run_drill(opts, out, progress=sys.stdout)
-    except ConfigError as exc:
-        _fail(f"stack {stack!r}: {exc.render()}")
-        return
-    except (PlanError, DrillError, LocalAwsError) as exc:
-        _fail(str(exc))
-        return
-    except LocalDeployError as exc:
-        _fail(str(exc), EXIT_FAILED)
-        return
     print_drill(drill, out)
     if not drill.passed:
         raise typer.Exit(EXIT_FAILED)

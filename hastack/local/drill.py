@@ -37,7 +37,7 @@ from hastack.dr.orchestrator import RunResult, ScaleUp
 from hastack.dr.outputs import DrOutputs, load_outputs
 from hastack.dr.progress import PlainProgress
 from hastack.local.deploy import LocalDeployment, deploy, fallback_summary, write_local_outputs
-from hastack.local.gantt import Bar, write_svg
+from hastack.local.gantt import Bar, human_seconds, write_svg
 from hastack.local.inventory import Inventory, collect, print_inventory
 from hastack.local.moto_mocks import LOCAL_CREDENTIALS, AwsClients
 from hastack.local.server import LOOPBACK, InProcessServer, WorldClient
@@ -102,18 +102,10 @@ class DrillResult:
             return (f"RTO: not reached — {self.refusal or self.summary}; RPO budget {o.rpo_budget_seconds:g} s, "
                     f"lag {self.rpo_seconds if self.rpo_seconds is not None else 'unknown'}")
         client = self.rto_seconds + dr_steps.DNS_SETTLE_SECONDS
-        rpo = "unknown" if self.rpo_seconds is None else _secs(self.rpo_seconds)
-        return (f"RTO {_secs(self.rto_seconds)} (outage -> DNS on {o.dr_region}; clients follow within "
-                f"{_secs(client)}; budget {_secs(o.rto_budget_seconds)}), "
-                f"RPO {rpo} (replica lag at promotion; budget {_secs(o.rpo_budget_seconds)})")
-
-
-def _secs(value: float) -> str:
-    if value >= 120:
-        return f"{value / 60:.1f} min"
-    if value >= 1:
-        return f"{value:.1f} s"
-    return f"{value * 1000:.0f} ms"
+        rpo = "unknown" if self.rpo_seconds is None else human_seconds(self.rpo_seconds)
+        return (f"RTO {human_seconds(self.rto_seconds)} (outage -> DNS on {o.dr_region}; clients follow within "
+                f"{human_seconds(client)}; budget {human_seconds(o.rto_budget_seconds)}), "
+                f"RPO {rpo} (replica lag at promotion; budget {human_seconds(o.rpo_budget_seconds)})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,7 +349,8 @@ def print_drill(drill: DrillResult, console: Console) -> None:
     for col in ("step", "branch", "start", "end", "duration", "result"):
         table.add_column(col, no_wrap=True)
     for b in drill.phases:
-        table.add_row(b.name, b.branch, _secs(b.start), _secs(b.end), _secs(b.end - b.start), b.status)
+        table.add_row(b.name, b.branch, human_seconds(b.start), human_seconds(b.end),
+                      human_seconds(b.end - b.start), b.status)
     console.print(table)
     console.print(f"detection: {drill.detection_note}", highlight=False)
     checks = Table(title="end state, as AWS reports it", title_justify="left")

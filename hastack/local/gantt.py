@@ -26,7 +26,8 @@ class Bar:
     end: float
 
 
-def _fmt(seconds: float) -> str:
+def human_seconds(seconds: float) -> str:
+    """A duration as a person reads it on a timeline: ms below 1 s, minutes from 2 min."""
     if seconds >= 120:
         return f"{seconds / 60:.1f} min"
     if seconds >= 1:
@@ -64,7 +65,7 @@ def render_svg(bars: list[Bar], title: str, rto: float | None = None, rto_budget
         out.append(f'<line x1="{x(t):.1f}" y1="{top - 6}" x2="{x(t):.1f}" y2="{height - bottom + 4}" '
                    'stroke="#e5e5e5"/>')
         out.append(f'<text x="{x(t):.1f}" y="{height - bottom + 18}" text-anchor="middle" fill="#555">'
-                   f'{escape(_fmt(t))}</text>')
+                   f'{escape(human_seconds(t))}</text>')
         t += step
     for i, bar in enumerate(bars):
         y = top + i * row_h
@@ -76,19 +77,19 @@ def render_svg(bars: list[Bar], title: str, rto: float | None = None, rto_budget
                    f'<tspan fill="#888">[{escape(bar.branch)}]</tspan></text>')
         out.append(f'<rect x="{x(bar.start):.1f}" y="{y + 4}" width="{width:.1f}" height="{row_h - 8}" '
                    f'fill="{colour}" fill-opacity="{opacity}"{stroke}><title>{escape(bar.name)}: {escape(bar.status)}, '
-                   f'{escape(_fmt(bar.start))} to {escape(_fmt(bar.end))}</title></rect>')
+                   f'{escape(human_seconds(bar.start))} to {escape(human_seconds(bar.end))}</title></rect>')
         out.append(f'<text x="{x(bar.start) + width + 4:.1f}" y="{y + 15}" fill="#555">'
-                   f'{escape(_fmt(bar.end - bar.start))} {escape(bar.status)}</text>')
+                   f'{escape(human_seconds(bar.end - bar.start))} {escape(bar.status)}</text>')
     if rto is not None:
         out.append(f'<line x1="{x(rto):.1f}" y1="{top - 10}" x2="{x(rto):.1f}" y2="{height - bottom}" '
                    'stroke="#d62728" stroke-width="2"/>')
-        out.append(f'<text x="{x(rto) + 4:.1f}" y="{top - 14}" fill="#d62728">RTO {escape(_fmt(rto))} '
+        out.append(f'<text x="{x(rto) + 4:.1f}" y="{top - 14}" fill="#d62728">RTO {escape(human_seconds(rto))} '
                    '(DNS on DR)</text>')
     if rto_budget is not None and rto_budget <= span:
         out.append(f'<line x1="{x(rto_budget):.1f}" y1="{top - 10}" x2="{x(rto_budget):.1f}" '
                    f'y2="{height - bottom}" stroke="#d62728" stroke-dasharray="6,4"/>')
         out.append(f'<text x="{x(rto_budget) - 4:.1f}" y="{top - 28}" text-anchor="end" fill="#d62728">'
-                   f'budget {escape(_fmt(rto_budget))}</text>')
+                   f'budget {escape(human_seconds(rto_budget))}</text>')
     legend_x = label_w
     for branch, colour in BRANCH_COLOURS.items():
         out.append(f'<rect x="{legend_x}" y="{height - 22}" width="12" height="12" fill="{colour}"/>')
