@@ -73,8 +73,9 @@ def render_svg(bars: list[Bar], title: str, rto: float | None = None, rto_budget
         width = max(x(bar.end) - x(bar.start), 2.0)
         opacity = STATUS_OPACITY.get(bar.status, 1.0)
         stroke = ' stroke="#c00" stroke-width="2"' if bar.status in ("refused", "failed") else ""
-        out.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{escape(bar.name)} '
-                   f'<tspan fill="#888">[{escape(bar.branch)}]</tspan></text>')
+        # The branch is told by the bar's colour (legend below); a mixed-style label renders
+        # unevenly across SVG viewers, so the label is the step name alone.
+        out.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{escape(bar.name)}</text>')
         out.append(f'<rect x="{x(bar.start):.1f}" y="{y + 4}" width="{width:.1f}" height="{row_h - 8}" '
                    f'fill="{colour}" fill-opacity="{opacity}"{stroke}><title>{escape(bar.name)}: {escape(bar.status)}, '
                    f'{escape(human_seconds(bar.start))} to {escape(human_seconds(bar.end))}</title></rect>')
