@@ -11,7 +11,8 @@ autoscaler in the serving region, `hastack dr scale-up` in the DR region — so 
 on create and then ignores it (`ignore_changes=["scalingConfig.desiredSize"]`); otherwise every
 `pulumi up` would undo a scale-up in the middle of an incident.
 
-Security defaults: Kubernetes secrets are envelope-encrypted with a customer-managed KMS key
+Security defaults: the API's public endpoint admits only `hastack:kubernetesApiAccessCidrs` (nodes
+use the private endpoint), Kubernetes secrets are envelope-encrypted with a customer-managed KMS key
 (rotation on), every control-plane log type goes to CloudWatch, nodes require IMDSv2 (hop limit 2
 so pods on the VPC CNI can still reach it through the node) and their root volumes are encrypted
 with a KMS key of their own.
@@ -75,6 +76,8 @@ class ClusterArgs:
     #: Size of each AZ's node group (see `node_group_size`).
     node_size: NodeGroupSize
     tags: dict[str, str]
+    #: Source ranges allowed on the API's public endpoint (hastack:kubernetesApiAccessCidrs); never empty.
+    public_access_cidrs: list[str]
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,9 @@ class Cluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hastack:cluster:Cluster", name, None, opts)
+        if not args.public_access_cidrs or "0.0.0.0/0" in args.public_access_cidrs:
+            raise ValueError(f"{name}: public_access_cidrs = {args.public_access_cidrs!r}; the public API endpoint "
+                             "needs a non-empty allow-list without 0.0.0.0/0 (hastack:kubernetesApiAccessCidrs)")
         if len(args.azs) != len(args.private_subnet_ids):
             raise ValueError(f"{name}: {len(args.azs)} AZs but {len(args.private_subnet_ids)} private subnets; "
                              "node groups need exactly one private subnet per AZ")
@@ -148,10 +154,12 @@ class Cluster(pulumi.ComponentResource):
             vpc_config=aws.eks.ClusterVpcConfigArgs(
                 subnet_ids=args.private_subnet_ids,
                 security_group_ids=[cluster_sg.id],
+                # Nodes and anything else inside the VPC reach the API privately.
                 endpoint_private_access=True,
-                # `pulumi up` and the DR command run from outside the VPC; the API stays
-                # authenticated by IAM (access entries) either way.
+                # `pulumi up`, kubectl and the DR command run from outside the VPC: the public
+                # endpoint stays, limited to their egress ranges (and authenticated by IAM).
                 endpoint_public_access=True,
+                public_access_cidrs=list(args.public_access_cidrs),
             ),
             enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
             encryption_config=aws.eks.ClusterEncryptionConfigArgs(

@@ -65,6 +65,7 @@ class Region(pulumi.ComponentResource):
             disk_size_gb=cfg.nodes.disk_size_gb,
             node_size=self.node_size,
             tags={"hastack:region-role": args.role},
+            public_access_cidrs=list(cfg.kubernetes_api_access_cidrs),
         ), opts=child)
         self.k8s_provider = self.cluster.k8s_provider
         self.node_groups = self.cluster.node_groups

@@ -29,6 +29,7 @@ KNOWN_KEYS = (
     "azCount",
     "vpcCidrs",
     "kubernetesVersion",
+    "kubernetesApiAccessCidrs",
     "nodes",
     "services",
     "slo",
@@ -180,6 +181,8 @@ class StackConfig:
     dr: DrTimeouts
     #: Per region, an existing S3 bucket (same region) for the ALB's access logs; none: no access logs.
     access_log_buckets: dict[str, str] = field(default_factory=dict)
+    #: Source ranges allowed to reach the EKS API's public endpoint (deployers, operators, the DR runner).
+    kubernetes_api_access_cidrs: tuple[str, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -430,6 +433,51 @@ def _cidrs(c: _Collector, data: Any, regions: tuple[str, str]) -> dict[str, str]
     return out
 
 
+#: EKS accepts at most 40 publicAccessCidrs per cluster.
+MAX_API_ACCESS_CIDRS = 40
+#: The widest range accepted: anything broader is "the internet" in all but name (0.0.0.0/1 + 128.0.0.0/1).
+MIN_API_ACCESS_PREFIX = 8
+_RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
+def _api_access_cidrs(c: _Collector, data: Any) -> tuple[str, ...]:
+    """`kubernetesApiAccessCidrs`: who may reach the EKS API's public endpoint (nodes use the private one).
+
+    Required and never the whole internet: the endpoint is authenticated by IAM, but an API server open
+    to 0.0.0.0/0 is one credential leak or one API-server CVE away from the cluster.
+    """
+    key = "kubernetesApiAccessCidrs"
+    rule = (f"a non-empty list (at most {MAX_API_ACCESS_CIDRS}) of public IPv4 networks in CIDR form, /"
+            f"{MIN_API_ACCESS_PREFIX} or narrower, such as ['203.0.113.0/24'] (your deployers' and operators' "
+            "egress ranges; never 0.0.0.0/0)")
+    if data is None:
+        c.missing(key, rule)
+        return ()
+    if not isinstance(data, list) or not data or len(data) > MAX_API_ACCESS_CIDRS:
+        c.add(key, data, rule)
+        return ()
+    out: list[str] = []
+    for i, cidr in enumerate(data):
+        try:
+            net = ipaddress.IPv4Network(str(cidr), strict=True) if isinstance(cidr, str) else None
+        except ValueError:
+            net = None
+        if net is None:
+            c.add(f"{key}[{i}]", cidr, "an IPv4 network in CIDR form with no host bits set, such as "
+                  "'203.0.113.0/24'")
+        elif net.prefixlen < MIN_API_ACCESS_PREFIX:
+            c.add(f"{key}[{i}]", cidr, f"a range of /{MIN_API_ACCESS_PREFIX} or narrower: 0.0.0.0/0 and other "
+                  "internet-wide ranges expose the Kubernetes API to everyone; list your egress ranges")
+        elif any(net.subnet_of(private) for private in _RFC1918):
+            c.add(f"{key}[{i}]", cidr, "a public range: the public endpoint sees public source addresses "
+                  "(traffic from inside the VPC uses the private endpoint)")
+        elif str(net) in out:
+            c.add(f"{key}[{i}]", cidr, "each range once")
+        else:
+            out.append(str(net))
+    return tuple(out)
+
+
 def _certificates(c: _Collector, data: Any, regions: tuple[str, str]) -> dict[str, str]:
     d = c.mapping("ingress", data)
     c.unknown("ingress", d, ("certificateArns", "accessLogBuckets"))
@@ -490,6 +538,7 @@ def parse_config(raw: dict[str, Any]) -> StackConfig:
         c.add("activeRegion", active, f"either hastack:primaryRegion ({primary}) or hastack:drRegion ({dr})")
     az_count = c.integer("azCount", raw.get("azCount"), 3, default=3, maximum=6)
     cidrs = _cidrs(c, raw.get("vpcCidrs"), (primary, dr))
+    api_cidrs = _api_access_cidrs(c, raw.get("kubernetesApiAccessCidrs"))
     k8s = raw.get("kubernetesVersion")
     if k8s not in KUBERNETES_VERSIONS:
         if k8s is None:
@@ -542,7 +591,8 @@ def parse_config(raw: dict[str, Any]) -> StackConfig:
         primary_region=primary, dr_region=dr, dr_mode=dr_mode, active_region=active, az_count=az_count,
         vpc_cidrs=cidrs, kubernetes_version=str(k8s), nodes=nodes, services=services, slo=slo,
         database=database, cache=cache, certificate_arns=certs, zone_name=zone, record_name=record,
-        subscriptions=tuple(subs), dr=timeouts, access_log_buckets=log_buckets, raw=dict(raw),
+        subscriptions=tuple(subs), dr=timeouts, access_log_buckets=log_buckets,
+        kubernetes_api_access_cidrs=api_cidrs, raw=dict(raw),
     )
 
 

@@ -15,6 +15,7 @@ files are derived from the stack config and shipped; a test keeps them equal to 
 | pilotLightRegions   | the region that is not active, while drMode is pilot-light                    |
 | availabilityTarget  | hastack:slo.availability (percent)                                            |
 | rtoMinutes          | hastack:slo.rtoMinutes                                                        |
+| kubernetesApiAccessCidrs | hastack:kubernetesApiAccessCidrs (the EKS API endpoint's allow-list)     |
 
 Each policy receives only the settings its config schema declares (as the engine validates them).
 """
@@ -50,6 +51,7 @@ def stack_facts(config: StackConfig, stack: str) -> dict[str, Any]:
         "pilotLightRegions": standby,
         "availabilityTarget": config.slo.availability,
         "rtoMinutes": config.slo.rto_minutes,
+        "kubernetesApiAccessCidrs": list(config.kubernetes_api_access_cidrs),
     }
 
 

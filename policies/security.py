@@ -20,6 +20,7 @@ Manager secret); the offline runner sends what the program marked secret as "[se
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -57,7 +58,7 @@ from _util import (
     stack_rule,
     truthy,
 )
-from pulumi_policy import EnforcementLevel, Severity
+from pulumi_policy import Severity
 
 ANYWHERE_V4 = "0.0.0.0/0"
 ANYWHERE_V6 = "::/0"
@@ -194,14 +195,45 @@ def check_public_access(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
                        "networkInterfaces[].associatePublicIpAddress=false.")
 
 
+def _ipv4(cidr: Any) -> ipaddress.IPv4Network | None:
+    try:
+        return ipaddress.IPv4Network(str(cidr), strict=False)
+    except ValueError:
+        return None
+
+
 def check_eks_endpoint(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
-    vpc = get(r.props, "vpcConfig", default={})
-    public = vpc.get("endpointPublicAccess")
-    cidrs = as_list(vpc.get("publicAccessCidrs"))
-    if (public is None or truthy(public)) and (not cidrs or ANYWHERE_V4 in cidrs):
-        yield (f"{display(r)} serves the Kubernetes API on a public endpoint open to 0.0.0.0/0 (IAM still "
-               "authenticates every call). Restrict vpcConfig.publicAccessCidrs to the deployers' and operators' "
-               "ranges, or set endpointPublicAccess=False and deploy from inside the VPC.")
+    """The API's public endpoint is off, or on with an allow-list that is neither empty nor the internet.
+
+    EKS defaults an omitted `endpointPublicAccess` to true and omitted `publicAccessCidrs` to
+    0.0.0.0/0, so "not said" counts as "open". With `kubernetesApiAccessCidrs` set (derived from the
+    stack config) every listed range must also lie inside one of those.
+    """
+    public = get(r.props, "vpcConfig", "endpointPublicAccess")
+    if public is not None and not truthy(public):
+        return
+    cidrs = as_list(get(r.props, "vpcConfig", "publicAccessCidrs"))
+    for i in range(len(cidrs)):
+        get(r.props, "vpcConfig", "publicAccessCidrs", i)  # an unknown entry: no verdict before `pulumi up`
+    fix = ("Set vpcConfig.publicAccessCidrs to the deployers' and operators' egress ranges "
+           "(hastack:kubernetesApiAccessCidrs), or endpointPublicAccess=False and deploy from inside the VPC.")
+    if not cidrs:
+        yield (f"{display(r)} serves the Kubernetes API on a public endpoint without publicAccessCidrs, which EKS "
+               f"opens to 0.0.0.0/0 (IAM still authenticates every call). {fix}")
+        return
+    nets = [(c, _ipv4(c)) for c in cidrs]
+    wide = [str(c) for c, n in nets if n is not None and n.prefixlen == 0]
+    if wide:
+        yield (f"{display(r)} opens the Kubernetes API's public endpoint to the whole internet (publicAccessCidrs "
+               f"contains {', '.join(wide)}). {fix}")
+    allowed = [n for n in (_ipv4(c) for c in as_list(cfg.get("kubernetesApiAccessCidrs"))) if n is not None]
+    if allowed:
+        outside = [str(c) for c, n in nets
+                   if (n is None or not any(n.subnet_of(a) for a in allowed)) and str(c) not in wide]
+        if outside:
+            yield (f"{display(r)} admits {', '.join(outside)} on the Kubernetes API's public endpoint, outside the "
+                   f"stack's kubernetesApiAccessCidrs ({', '.join(str(a) for a in allowed)}). Add the range to "
+                   "hastack:kubernetesApiAccessCidrs (and regenerate the policy config) or remove it.")
 
 
 def _port_range(rule: dict[str, Any]) -> tuple[int, int, str]:
@@ -364,10 +396,17 @@ POLICIES = [
         check_public_access, severity=Severity.CRITICAL),
     resource_rule(
         "eks-endpoint-restricted",
-        "The EKS API endpoint is private or limited to known CIDRs (advisory: deployments run from outside the VPC).",
-        "Set vpcConfig.publicAccessCidrs to the deployers' egress ranges (or endpointPublicAccess=False with a "
-        "deployer inside the VPC); then make this policy mandatory in policies/config/<stack>.json.",
-        [EKS_CLUSTER], check_eks_endpoint, severity=Severity.MEDIUM, enforcement=EnforcementLevel.ADVISORY),
+        "The EKS API endpoint is private, or public only to listed CIDRs (never 0.0.0.0/0) within the stack's "
+        "kubernetesApiAccessCidrs.",
+        "Set vpcConfig.publicAccessCidrs to the deployers' and operators' egress ranges (hastack:"
+        "kubernetesApiAccessCidrs) with endpointPrivateAccess=True, or endpointPublicAccess=False with a deployer "
+        "inside the VPC.",
+        [EKS_CLUSTER], check_eks_endpoint,
+        setting_schema(kubernetesApiAccessCidrs={
+            "type": "array", "items": {"type": "string"}, "default": [],
+            "description": "The stack's hastack:kubernetesApiAccessCidrs: every publicAccessCidrs entry must lie "
+                           "inside one of them (empty: only 0.0.0.0/0 and a missing list are refused)."}),
+        Severity.HIGH),
     stack_rule(
         "no-open-ingress",
         "No security group admits 0.0.0.0/0 or ::/0, except the ALBs' security group on 80/443.",

@@ -56,6 +56,9 @@ def test_control_plane_version_logging_and_secrets_encryption(prod_plan: Plan) -
         key = keys[inputs["encryptionConfig"]["provider"]["keyArn"]]
         assert key["inputs"]["enableKeyRotation"] is True and key["region"] == cluster["region"]
         assert inputs["vpcConfig"]["endpointPrivateAccess"] is True
+        # The public endpoint admits only hastack:kubernetesApiAccessCidrs (never the whole internet).
+        assert inputs["vpcConfig"]["endpointPublicAccess"] is True
+        assert inputs["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24", "198.51.100.16/28"]
         assert len(inputs["vpcConfig"]["subnetIds"]) == 3
 
 

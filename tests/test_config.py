@@ -49,6 +49,9 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
 
 
 ORDER = "sizes must be ordered minSize <= desiredSize <= maxSize"
+API_CIDRS = ("a non-empty list (at most 40) of public IPv4 networks in CIDR form, /8 or narrower, such as "
+             "['203.0.113.0/24'] (your deployers' and operators' egress ranges; never 0.0.0.0/0)")
+IPV4_NETWORK = "an IPv4 network in CIDR form with no host bits set, such as '203.0.113.0/24'"
 
 SCENARIOS = [
     ("dr-region-equals-primary", _set("drRegion", "us-east-1"),
@@ -85,6 +88,32 @@ SCENARIOS = [
      f'hastack:nodes.primary = {{"minSize": 3, "desiredSize": 2, "maxSize": 6}} is invalid: {ORDER}'),
     ("desired-above-max", _set("nodes.dr.desiredSize", 7),
      f'hastack:nodes.dr = {{"minSize": 0, "desiredSize": 7, "maxSize": 6}} is invalid: {ORDER}'),
+    ("api-cidrs-missing", lambda raw: raw.pop("kubernetesApiAccessCidrs"),
+     f"hastack:kubernetesApiAccessCidrs is required: {API_CIDRS}"),
+    ("api-cidrs-empty", _set("kubernetesApiAccessCidrs", []),
+     f"hastack:kubernetesApiAccessCidrs = [] is invalid: {API_CIDRS}"),
+    ("api-cidrs-not-a-list", _set("kubernetesApiAccessCidrs", "203.0.113.0/24"),
+     f"hastack:kubernetesApiAccessCidrs = '203.0.113.0/24' is invalid: {API_CIDRS}"),
+    ("api-cidrs-internet", _set("kubernetesApiAccessCidrs", ["203.0.113.0/24", "0.0.0.0/0"]),
+     "hastack:kubernetesApiAccessCidrs[1] = '0.0.0.0/0' is invalid: a range of /8 or narrower: 0.0.0.0/0 and other "
+     "internet-wide ranges expose the Kubernetes API to everyone; list your egress ranges"),
+    ("api-cidrs-half-internet", _set("kubernetesApiAccessCidrs", ["0.0.0.0/1"]),
+     "hastack:kubernetesApiAccessCidrs[0] = '0.0.0.0/1' is invalid: a range of /8 or narrower: 0.0.0.0/0 and other "
+     "internet-wide ranges expose the Kubernetes API to everyone; list your egress ranges"),
+    ("api-cidrs-invalid", _set("kubernetesApiAccessCidrs", ["203.0.113.0/33"]),
+     f"hastack:kubernetesApiAccessCidrs[0] = '203.0.113.0/33' is invalid: {IPV4_NETWORK}"),
+    ("api-cidrs-host-bits", _set("kubernetesApiAccessCidrs", ["203.0.113.7/24"]),
+     f"hastack:kubernetesApiAccessCidrs[0] = '203.0.113.7/24' is invalid: {IPV4_NETWORK}"),
+    ("api-cidrs-ipv6", _set("kubernetesApiAccessCidrs", ["2001:db8::/32"]),
+     f"hastack:kubernetesApiAccessCidrs[0] = '2001:db8::/32' is invalid: {IPV4_NETWORK}"),
+    ("api-cidrs-private", _set("kubernetesApiAccessCidrs", ["10.0.0.0/8"]),
+     "hastack:kubernetesApiAccessCidrs[0] = '10.0.0.0/8' is invalid: a public range: the public endpoint sees "
+     "public source addresses (traffic from inside the VPC uses the private endpoint)"),
+    ("api-cidrs-duplicate", _set("kubernetesApiAccessCidrs", ["203.0.113.0/24", "203.0.113.0/24"]),
+     "hastack:kubernetesApiAccessCidrs[1] = '203.0.113.0/24' is invalid: each range once"),
+    ("api-cidrs-too-many", _set("kubernetesApiAccessCidrs", [f"198.51.{i}.0/24" for i in range(41)]),
+     'hastack:kubernetesApiAccessCidrs = ["198.51.0.0/24", "198.51.1.0/24", "198.51.2.0/24", "198.51.3.0/24", '
+     f'"198.51.... is invalid: {API_CIDRS}'),
 ]
 
 
@@ -113,6 +142,8 @@ def test_valid_configs_parse(prod_raw: dict[str, Any]) -> None:
     assert [s.health_paths.startup for s in config.services] == ["/health/startup"] * 2  # default applied
     staging = {k.split(":", 1)[1]: v for k, v in read_stack_config("staging").items() if k.startswith("hastack:")}
     assert parse_config(staging).nodes.dr.desired_size == 0
+    assert config.kubernetes_api_access_cidrs == ("203.0.113.0/24", "198.51.100.16/28")
+    assert parse_config(staging).kubernetes_api_access_cidrs == ("198.51.100.0/24",)
 
 
 def test_dr_may_scale_to_zero_and_failover_flag(prod_raw: dict[str, Any]) -> None:

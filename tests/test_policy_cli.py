@@ -126,10 +126,11 @@ def test_user_errors_exit_2_without_traceback(prod_file: Path, tmp_path: Path) -
 
 def test_policy_config_can_raise_an_advisory_rule_to_mandatory(prod_file: Path, tmp_path: Path) -> None:
     config = json.loads((REPO / "policies" / "config" / "prod.json").read_text())
-    config["eks-endpoint-restricted"] = "mandatory"
+    config["standby-data-tier-redundancy"] = {**config.get("standby-data-tier-redundancy", {}),
+                                              "enforcementLevel": "mandatory"}
     path = tmp_path / "strict.json"
     path.write_text(json.dumps(config))
     code, out = check(str(prod_file), "--policy-config", str(path), "--json")
     assert code == 1
     assert {v["policy"] for v in json.loads(out)["violations"] if v["enforcementLevel"] == "mandatory"} == {
-        "eks-endpoint-restricted"}
+        "standby-data-tier-redundancy"}
