@@ -3,7 +3,8 @@
 The ALB spans the public subnets of all three AZs (cross-zone on), so losing an AZ removes one of
 its nodes, not the entry point. HTTPS only: port 80 answers with a permanent redirect, the HTTPS
 listener uses a TLS 1.3/1.2 policy and the certificate from config, invalid headers are dropped
-(request-smuggling defence) and deletion protection is on.
+(request-smuggling defence), deletion protection is on, and ARC zonal shift is enabled so an impaired
+AZ can be shifted away from in one call.
 
 Why instance targets on the services' NodePorts (not IP targets through the AWS Load Balancer
 Controller's TargetGroupBinding): the target groups, their health checks and their registrations
@@ -116,6 +117,9 @@ class Ingress(pulumi.ComponentResource):
             security_groups=[alb_sg.id],
             subnets=list(args.public_subnet_ids),
             enable_cross_zone_load_balancing=True,
+            # ARC zonal shift integration (off by default on ALBs): lets the on-call evacuate an
+            # impaired AZ with one `start-zonal-shift` (runbooks/az-loss.md), cross-zone on or off.
+            enable_zonal_shift=True,
             enable_deletion_protection=True,
             drop_invalid_header_fields=True,
             enable_http2=True,

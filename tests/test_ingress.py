@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from components.ingress import TLS_POLICY, IngressArgs, IngressService
 from hastack.config import ConfigError, parse_config
+from hastack.local import aws_resources
 from hastack.plan import Plan
 from tests.tier_helpers import egress_rules, ingress_rules, node_security_group_id, one, public_subnets
 
@@ -42,6 +45,7 @@ def test_internet_facing_alb_over_three_public_subnets(prod_plan: Plan, prod_con
     assert i["internal"] is False and i["loadBalancerType"] == "application"
     assert sorted(i["subnets"]) == sorted(subnets) and len(set(subnets.values())) == 3
     assert i["enableCrossZoneLoadBalancing"] is True
+    assert i["enableZonalShift"] is True, "the AZ-loss runbook starts a zonal shift without enabling it first"
     assert i["enableDeletionProtection"] is True
     assert i["dropInvalidHeaderFields"] is True
     assert len(lb["outputs"]["name"]) <= 32
@@ -201,3 +205,26 @@ def test_access_log_bucket_config_is_validated(prod_config: dict[str, Any], buck
     with pytest.raises(ConfigError) as err:
         parse_config(raw)
     assert any(e.startswith(message) for e in err.value.errors), err.value.errors
+
+
+class _Clients:
+    """The `AwsClients` shape `aws_resources.Ctx` needs: one boto3 client per service and region."""
+
+    def get(self, service: str, region: str) -> Any:
+        return boto3.client(service, region_name=region)
+
+
+def test_local_aws_load_balancer_gets_the_planned_attributes(prod_plan: Plan) -> None:
+    """`hastack local up` hands the ALB's attributes (zonal shift included) to moto, not just the plan."""
+    lb = alb(prod_plan, "primary")
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        vpc = ec2.create_vpc(CidrBlock="10.10.0.0/16")["Vpc"]["VpcId"]
+        subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.10.{i}.0/24", AvailabilityZone=f"us-east-1{az}")
+                   ["Subnet"]["SubnetId"] for i, az in enumerate("abc")]
+        inputs = {**lb["inputs"], "subnets": subnets, "securityGroups": None}
+        arn, _ = aws_resources.load_balancer(aws_resources.Ctx(_Clients(), "us-east-1", lb["name"], inputs, {}))
+        attributes = {a["Key"]: a["Value"] for a in boto3.client("elbv2", region_name="us-east-1")
+                      .describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]}
+    assert attributes["zonal_shift.config.enabled"] == "true"
+    assert attributes["deletion_protection.enabled"] == "true"

@@ -740,7 +740,8 @@ def load_balancer(ctx: Ctx) -> Result:
              "routing.http.drop_invalid_header_fields.enabled": ctx.get("dropInvalidHeaderFields"),
              "idle_timeout.timeout_seconds": ctx.get("idleTimeout"),
              "routing.http2.enabled": ctx.get("enableHttp2"),
-             "load_balancing.cross_zone.enabled": ctx.get("enableCrossZoneLoadBalancing")}
+             "load_balancing.cross_zone.enabled": ctx.get("enableCrossZoneLoadBalancing"),
+             "zonal_shift.config.enabled": ctx.get("enableZonalShift")}
     access = ctx.get("accessLogs") or {}
     if access.get("bucket"):
         attrs.update({"access_logs.s3.enabled": access.get("enabled", True), "access_logs.s3.bucket": access["bucket"],
