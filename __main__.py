@@ -11,7 +11,7 @@ from components.cache import CacheTier, CacheTierArgs
 from components.database import DatabaseTier, DatabaseTierArgs
 from components.dns import FailoverDns, FailoverDnsArgs, dns_target
 from components.dr_lock import DrLock, DrLockArgs
-from components.observability import alarm_topic_arns, stack_observability
+from components.observability import alarm_topic_arns, paging_topics, stack_observability
 from components.placement import site_of
 from components.region import Region, RegionArgs
 from hastack.config import load_config
@@ -44,11 +44,14 @@ pulumi.export("drNodeGroups", [{"clusterName": dr.cluster.cluster_name, "name": 
 # Each renders its failed-over shape when activeRegion == drRegion (see each module's docstring).
 name_prefix = f"hastack-{pulumi.get_stack()}"
 primary_site, dr_site = site_of(primary), site_of(dr)
+# Each region's paging topic comes first: the cache's replication groups send their failover events to it.
+paging = paging_topics(config, (primary, dr))
 database = DatabaseTier("db", DatabaseTierArgs(database=config.database, primary=primary_site, dr=dr_site,
                                                failed_over=config.failed_over, name_prefix=name_prefix))
 cache = CacheTier("cache", CacheTierArgs(cache=config.cache, primary=primary_site, dr=dr_site,
                                          az_count=config.az_count, failed_over=config.failed_over,
-                                         name_prefix=name_prefix))
+                                         name_prefix=name_prefix,
+                                         notification_topic_arns={r: t.arn for r, t in paging.items()}))
 dns = FailoverDns("dns", FailoverDnsArgs(zone_name=config.zone_name, record_name=config.record_name,
                                          primary=dns_target(primary), dr=dns_target(dr), provider=primary.provider,
                                          failed_over=config.failed_over))
@@ -64,6 +67,6 @@ pulumi.export("rtoBudgetSeconds", config.slo.rto_minutes * 60)
 pulumi.export("drTimeouts", {"fenceTimeoutSeconds": config.dr.fence_timeout_seconds,
                              "waitTimeoutSeconds": config.dr.wait_timeout_seconds})
 
-# Alarms and paging last: they watch what the components above created (see components/observability.py).
-observability = stack_observability(config, (primary, dr), database, cache, dns)
+# Alarms last: they watch what the components above created (see components/observability.py).
+observability = stack_observability(config, (primary, dr), database, cache, dns, paging)
 pulumi.export("alarmTopicArns", alarm_topic_arns(observability))

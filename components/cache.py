@@ -11,6 +11,9 @@ switch: the program creates the datastore from the primary region's group once a
 primary role itself (see the `ignore_changes` on the datastore), so a `pulumi up` after a failover
 converges instead of recreating the datastore.
 
+Each group sends its events (automatic failover, node replacement) to its region's paging topic,
+which is why that topic is created before this tier (`components/observability.paging_topics`).
+
 Encryption at rest (a customer KMS key per region) and in transit (TLS required) are on, and
 clients authenticate with an AUTH token that the stack generates: it exists only as a Pulumi secret
 (encrypted in state, "[secret]" in any plan or preview) and in Secrets Manager, replicated to the DR
@@ -19,7 +22,8 @@ region so the DR clients can read it while the primary region is down. It is nev
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -50,6 +54,9 @@ class CacheTierArgs:
     failed_over: bool
     #: Prefix of physical names (replication group ids, secret name), e.g. "hastack-prod".
     name_prefix: str
+    #: Region -> the SNS topic each region's replication group sends its events to (automatic
+    #: failovers, node replacements): the region's paging topic. A region missing here sends none.
+    notification_topic_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.az_count < MIN_PROD_NODES:
@@ -211,5 +218,8 @@ class CacheTier(pulumi.ComponentResource):
             maintenance_window=MAINTENANCE_WINDOW,
             auto_minor_version_upgrade=True,
             final_snapshot_identifier=f"{parts.group_id}-final",
+            # Automatic failovers ("Failover from primary node ... completed") page through the
+            # region's topic; the API-started ones also come through EventBridge (observability).
+            notification_topic_arn=args.notification_topic_arns.get(parts.site.region),
             tags={"Name": parts.group_id, "hastack:region-role": parts.site.role},
         )

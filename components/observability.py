@@ -200,11 +200,14 @@ class CacheWatch:
 
 @dataclass
 class ObservabilityArgs:
-    """Inputs of `Observability`; everything but region, SLO and subscriptions is optional, so the
+    """Inputs of `Observability`; everything but region, SLO and the paging topic is optional, so the
     component can watch whatever the region has."""
 
     region: str
     slo: SloConfig
+    #: The region's paging topic (`paging_topics`): created before the data tiers, which notify it too.
+    paging: PagingTopic
+    #: Subscriptions of the extra us-east-1 topic for Route 53 alarms (when `region` is another).
     subscriptions: Sequence[Subscription] = ()
     #: ALB `arnSuffix` (`app/<name>/<id>`), the `LoadBalancer` dimension of ALB metrics.
     load_balancer_arn_suffix: pulumi.Input[str] | None = None
@@ -303,7 +306,7 @@ class PagingTopic(pulumi.ComponentResource):
 
 
 class Observability(pulumi.ComponentResource):
-    """One region's paging topic and every alarm that pages through it (see the module docstring)."""
+    """Every alarm of one region, paging through that region's topic (see the module docstring)."""
 
     def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hastack:observability:Observability", name, None, opts)
@@ -313,8 +316,7 @@ class Observability(pulumi.ComponentResource):
         self.alarms: dict[str, aws.cloudwatch.MetricAlarm | aws.cloudwatch.CompositeAlarm] = {}
         self.event_resources: list[pulumi.Resource] = []
 
-        self.paging = PagingTopic(f"{name}-paging", self._alarm_name("alerts"), args.subscriptions, args.tags,
-                                  opts=pulumi.ResourceOptions(parent=self))
+        self.paging = args.paging
         self.topic_arn = self.paging.arn
         #: region -> paging topic ARN (the extra us-east-1 topic appears only when needed).
         self.topic_arns: dict[str, pulumi.Output[str]] = {args.region: self.paging.arn}
@@ -582,8 +584,27 @@ class Observability(pulumi.ComponentResource):
 # ---------------------------------------------------------------------------------------------
 
 
+def paging_topics(config: StackConfig, regions: Sequence[Region]) -> dict[str, PagingTopic]:
+    """Region -> its paging topic `hastack-<stack>-<region>-alerts`, created before the data tiers.
+
+    Why before: ElastiCache sends its automatic-failover events to a topic named on the replication
+    group itself, so the topic must exist when the cache tier is declared; the alarms that page
+    through it come last (`stack_observability`). The topic used to be a child of the region's
+    Observability: the alias keeps its URN's history, so an existing topic is adopted, not replaced.
+    """
+    out: dict[str, PagingTopic] = {}
+    for region in regions:
+        watcher = f"{region.role}-obs"
+        former_parent = pulumi.create_urn(watcher, "hastack:observability:Observability", parent=region)
+        out[region.region] = PagingTopic(
+            f"{watcher}-paging", alarm_name(pulumi.get_stack(), region.region, "alerts"), config.subscriptions, {},
+            opts=pulumi.ResourceOptions(parent=region, providers={"aws": region.provider},
+                                        aliases=[pulumi.Alias(parent=former_parent)]))
+    return out
+
+
 def stack_observability(config: StackConfig, regions: Sequence[Region], database: DatabaseTier, cache: CacheTier,
-                        dns: FailoverDns) -> dict[str, Observability]:
+                        dns: FailoverDns, paging: dict[str, PagingTopic]) -> dict[str, Observability]:
     """One `Observability` per region, watching what that region runs.
 
     * SLO burn rate on each region's ALB (an idle pilot-light ALB reports no requests: no alarm);
@@ -616,6 +637,7 @@ def stack_observability(config: StackConfig, regions: Sequence[Region], database
         args = ObservabilityArgs(
             region=region.region,
             slo=config.slo,
+            paging=paging[region.region],
             subscriptions=config.subscriptions,
             load_balancer_arn_suffix=region.ingress.load_balancer.arn_suffix,
             services=services,

@@ -174,3 +174,15 @@ def test_args_need_one_node_in_each_of_three_azs() -> None:
               private_subnet_ids=["s1", "s2"], public_subnet_ids=[], client_security_group_id="sg")
     with pytest.raises(ValueError, match="az_count = 2: one node per AZ needs at least 3 AZs"):
         CacheTierArgs(CacheConfig("valkey", "8.0", "cache.r7g.large", 7), site, dr, 2, False, "hastack-test")
+
+
+@pytest.mark.parametrize("role", ["primary", "dr"])
+def test_failover_events_go_to_the_regions_paging_topic(prod_plan: Plan, prod_config: dict[str, Any],
+                                                        role: str) -> None:
+    """Automatic failovers page: each group notifies its own region's topic (the alarms' topic)."""
+    g = group(prod_plan, role)
+    region = region_of(prod_config, role)
+    topic_arn = prod_plan.outputs["alarmTopicArns"][region]
+    assert g["inputs"]["notificationTopicArn"] == topic_arn
+    [topic] = [r for r in prod_plan.of_type("aws:sns/topic:Topic") if r["outputs"]["arn"] == topic_arn]
+    assert topic["urn"] in g["propertyDependencies"]["notificationTopicArn"], "the topic exists before the group"

@@ -252,3 +252,25 @@ def test_alarm_descriptions_fit_cloudwatch_limits(prod_plan: Plan) -> None:
     for name, alarm in alarms(prod_plan).items():
         assert len(alarm["inputs"]["alarmDescription"]) <= 1024, name
         assert len(name) <= 255, name
+
+
+def test_paging_topic_keeps_its_former_urn_as_an_alias(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The topic moved from under Observability to under Region (to exist before the cache tier):
+    the alias lets a deployed stack adopt its topic instead of creating one and deleting the old."""
+    import hastack.plan as plan
+
+    seen: dict[str, list[str]] = {}
+    register = plan.RecordingMonitor.RegisterResource
+
+    def recording(self: plan.RecordingMonitor, request: Any) -> Any:
+        if request.type == "hastack:observability:PagingTopic":
+            seen[request.name] = [a.spec.parentUrn for a in request.aliases]
+        return register(self, request)
+
+    monkeypatch.setattr(plan.RecordingMonitor, "RegisterResource", recording)
+    plan.render("staging")
+    assert seen["primary-obs-paging"] == [
+        "urn:pulumi:staging::hastack::pulumi:pulumi:Stack$hastack:region:Region$hastack:observability:Observability"
+        "::primary-obs"]
+    assert seen["dr-obs-paging"][0].endswith("$hastack:observability:Observability::dr-obs")
+    assert seen["primary-obs-route53-paging"] == [], "the us-east-1 Route 53 topic did not move"
