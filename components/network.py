@@ -36,17 +36,34 @@ class AzSubnets:
     nat_gateway_id: pulumi.Output[str]
 
 
-def subnet_cidrs(vpc_cidr: str, az_count: int) -> tuple[list[str], list[str]]:
-    """Split the VPC into `az_count` public /20-ish blocks and `az_count` larger private blocks.
+#: With up to this many AZs the public subnets are the halves of the VPC's eighths 4 and 5 (the layout
+#: deployed 3-AZ stacks have); with more, private subnets take those eighths too.
+HALF_EIGHTH_PUBLIC_MAX_AZS = 4
+MAX_AZS = 6
 
-    The VPC is cut in 8 equal parts: parts 0..n-1 are private (the pods live there; with the VPC CNI
-    every pod takes an address), parts 4..4+n-1 are split again in half for the public subnets.
+
+def subnet_cidrs(vpc_cidr: str, az_count: int) -> tuple[list[str], list[str]]:
+    """Split the VPC into `az_count` private and `az_count` smaller public subnets that never overlap.
+
+    The VPC is cut in 8 equal parts. Private subnets take parts 0..n-1 (the pods live there: with the
+    VPC CNI every pod takes an address). Public subnets (ALB and NAT gateways only) take:
+
+    * 1-4 AZs: the halves of parts 4 and 5 — unchanged from the first layout, so a deployed 3-AZ
+      stack keeps its subnets (a new CIDR replaces the subnet, its NAT gateway and its public IP);
+    * 5-6 AZs: parts 4 and 5 are private, so the last quarter (parts 6 and 7) is cut in 8: a /21 per
+      AZ in a /16, a /25 in a /20 (an ALB needs a /27 with 8 free addresses).
     """
+    if not 1 <= az_count <= MAX_AZS:
+        raise ValueError(f"subnet_cidrs: az_count = {az_count} is invalid: 1 to {MAX_AZS} AZs fit the 8-part split")
     vpc = ipaddress.ip_network(vpc_cidr)
     eighths = list(vpc.subnets(prefixlen_diff=3))
     private = [str(eighths[i]) for i in range(az_count)]
-    public = [str(next(eighths[4 + i // 2].subnets(prefixlen_diff=1)) if i % 2 == 0
-                  else list(eighths[4 + i // 2].subnets(prefixlen_diff=1))[1]) for i in range(az_count)]
+    if az_count <= HALF_EIGHTH_PUBLIC_MAX_AZS:
+        halves = [half for eighth in eighths[4:6] for half in eighth.subnets(prefixlen_diff=1)]
+        public = [str(halves[i]) for i in range(az_count)]
+    else:
+        last_quarter = list(vpc.subnets(prefixlen_diff=2))[3]
+        public = [str(part) for part in list(last_quarter.subnets(prefixlen_diff=3))[:az_count]]
     return public, private
 
 

@@ -78,10 +78,36 @@ def test_image_pulls_do_not_depend_on_nat(prod_plan: Plan) -> None:
             "com.amazonaws.us-east-1.ecr.dkr"} <= services
 
 
-@pytest.mark.parametrize(("cidr", "az_count"), [("10.10.0.0/16", 3), ("10.20.0.0/20", 3), ("10.30.0.0/16", 4)])
+@pytest.mark.parametrize("az_count", [3, 4, 5, 6])
+@pytest.mark.parametrize("cidr", ["10.10.0.0/16", "10.20.0.0/20", "172.16.0.0/18"])
 def test_subnet_cidrs_fit_in_the_vpc_without_overlap(cidr: str, az_count: int) -> None:
+    """Every azCount the config allows (3..6), on the largest and smallest VPC it allows."""
     public, private = subnet_cidrs(cidr, az_count)
     nets = [ipaddress.ip_network(c) for c in public + private]
     assert len(public) == len(private) == az_count
     assert all(n.subnet_of(ipaddress.ip_network(cidr)) for n in nets)
-    assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1:])
+    overlapping = [(str(a), str(b)) for i, a in enumerate(nets) for b in nets[i + 1:] if a.overlaps(b)]
+    assert not overlapping, f"{cidr} with {az_count} AZs: {overlapping}"
+    # Public subnets host an ALB node and a NAT gateway per AZ: an ALB needs at least a /27.
+    assert all(ipaddress.ip_network(c).prefixlen <= 27 for c in public)
+    assert all(ipaddress.ip_network(c).num_addresses > ipaddress.ip_network(public[0]).num_addresses
+               for c in private), "private subnets (one address per pod) are the large ones"
+
+
+def test_three_az_layout_is_unchanged() -> None:
+    """A deployed 3-AZ stack keeps its subnets: a changed CIDR would replace subnets, NATs and their IPs."""
+    assert subnet_cidrs("10.10.0.0/16", 3) == (
+        ["10.10.128.0/20", "10.10.144.0/20", "10.10.160.0/20"],
+        ["10.10.0.0/19", "10.10.32.0/19", "10.10.64.0/19"])
+
+
+def test_six_azs_take_public_subnets_from_the_last_quarter() -> None:
+    public, private = subnet_cidrs("10.10.0.0/16", 6)
+    assert private == [f"10.10.{32 * i}.0/19" for i in range(6)]
+    assert public == [f"10.10.{192 + 8 * i}.0/21" for i in range(6)]
+
+
+@pytest.mark.parametrize("az_count", [0, 7])
+def test_subnet_cidrs_refuse_az_counts_the_split_cannot_hold(az_count: int) -> None:
+    with pytest.raises(ValueError, match=f"az_count = {az_count} is invalid: 1 to 6 AZs"):
+        subnet_cidrs("10.10.0.0/16", az_count)
