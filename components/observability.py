@@ -436,6 +436,14 @@ class Observability(pulumi.ComponentResource):
         )
 
     def _node_group_alarm(self, name: str, ng: NodeGroupWatch) -> None:
+        """Fewer instances in service than the group's minimum, from the ASG's group metrics.
+
+        EKS creates a managed node group's Auto Scaling group without group metrics, and neither the
+        EKS API nor a launch template can turn them on (no Pulumi/Terraform resource enables them on
+        an ASG it doesn't own). Missing data is therefore *missing*: the alarm stays
+        INSUFFICIENT_DATA until the runbook's one-time `enable-metrics-collection`, instead of
+        paging for every new node group. Once enabled, an empty group still reports 0 and pages.
+        """
         if ng.min_size <= 0:
             return  # a pilot-light group at 0 has no floor to fall below
         self._metric_alarm(
@@ -443,7 +451,9 @@ class Observability(pulumi.ComponentResource):
             f"the {ng.az} node group of cluster {ng.cluster_name} has fewer than {ng.min_size} instances in "
             "service for 10 minutes "
             "(instances failing to launch or be replaced in that AZ; if the whole AZ is impaired see "
-            f"{RUNBOOK_AZ_LOSS}). Missing data counts as breaching: enable the ASG's group metrics.",
+            f"{RUNBOOK_AZ_LOSS}). Reads the ASG's group metrics, which EKS leaves off: INSUFFICIENT_DATA "
+            "means they are not enabled yet (one-time step in the runbook's pre-checks), not that nodes are "
+            "missing.",
             namespace="AWS/AutoScaling",
             metric_name="GroupInServiceInstances",
             dimensions={"AutoScalingGroupName": ng.autoscaling_group_name},
@@ -453,7 +463,7 @@ class Observability(pulumi.ComponentResource):
             datapoints_to_alarm=10,
             comparison_operator="LessThanThreshold",
             threshold=ng.min_size,
-            treat_missing_data="breaching",
+            treat_missing_data="missing",
         )
 
     # -- Route 53 -----------------------------------------------------------------------------

@@ -187,6 +187,9 @@ def test_capacity_alarms_use_replicas_and_node_minimums(prod_plan: Plan, prod_co
     for az in ("us-east-1a", "us-east-1b", "us-east-1c"):
         alarm = found[f"hastack-prod-us-east-1-nodes-below-min-{az}"]["inputs"]
         assert (alarm["metricName"], alarm["threshold"]) == ("GroupInServiceInstances", minimum)
+        # EKS leaves the ASG's group metrics off: no data must not page for every new node group.
+        assert alarm["treatMissingData"] == "missing"
+        assert "INSUFFICIENT_DATA means they are not enabled yet" in alarm["alarmDescription"]
     assert not [n for n in found if n.startswith("hastack-prod-us-west-2-nodes-below-min")]
 
 
