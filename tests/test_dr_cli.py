@@ -81,17 +81,19 @@ def test_scale_up_report_rerun_status_and_failback(world: World, tmp_path: Path)
     assert [g["desired"] for g in snap["nodeGroups"]["us-west-2"]] == [2, 2, 2]
     assert snap["lockHolder"] is None and snap["lastRun"]["finished"] is True
 
-    new_replica = "hastack-prod-us-east-1-fb"
-    put_replica_lag(world.client, "us-east-1", new_replica, 0)
+    original = "hastack-prod-us-east-1"
+    put_replica_lag(world.client, "us-east-1", original, 0)
     back = dr(world, "failback", "--yes", "--poll-seconds", "1")
     assert back.exit_code == 0, back.output
-    assert f"created replica '{new_replica}' in us-east-1 of 'hastack-prod-us-west-2'" in back.output
-    assert "planned switchback (not automated yet" in back.output
-    created = world.client("rds", "us-east-1").describe_db_instances(DBInstanceIdentifier=new_replica)["DBInstances"]
-    assert created[0]["ReadReplicaSourceDBInstanceIdentifier"].endswith(":db:hastack-prod-us-west-2")
+    assert f"created replica '{original}' in us-east-1 of 'hastack-prod-us-west-2'" in back.output
+    assert "us-east-1 is production again" in back.output
+    assert "pulumi config set hastack:activeRegion us-east-1 -s prod" in back.output
+    home = world.client("rds", "us-east-1").describe_db_instances(DBInstanceIdentifier=original)["DBInstances"]
+    assert home[0].get("ReadReplicaSourceDBInstanceIdentifier") is None and home[0]["MultiAZ"] is True
+    assert world.switch_inverted() is False and world.cache_primary() == "us-east-1"
     back_again = dr(world, "failback", "--yes", "--poll-seconds", "1")
     assert back_again.exit_code == 0, back_again.output
-    assert f"replica '{new_replica}' already exists in us-east-1" in back_again.output
+    assert "nothing to do: us-east-1 is already production again" in back_again.output
 
 
 def test_failback_before_any_failover_is_refused(world: World) -> None:

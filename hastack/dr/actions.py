@@ -53,13 +53,25 @@ def make_multi_az(aws: ClientFactory, region: str, identifier: str, instance_cla
 
 
 def create_cross_region_replica(aws: ClientFactory, region: str, identifier: str, source_arn: str,
-                                instance_class: str) -> None:
-    """Failback's first step: a new replica of the (now primary) DR database in the old region."""
+                                instance_class: str, tags: dict[str, str] | None = None) -> None:
+    """Failback's re-protect step: a new replica of the (now primary) DR database in the old region.
+
+    `tags` mark it as failback's own, so a re-run tells it apart from the old primary it replaces.
+    """
     client = aws.client("rds", region)
+    tag_list = [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
     _call(f"creating DB replica {identifier!r} in {region} of {source_arn}",
           lambda: client.create_db_instance_read_replica(
               DBInstanceIdentifier=identifier, SourceDBInstanceIdentifier=source_arn,
-              DBInstanceClass=instance_class, SourceRegion=source_arn.split(":")[3]))
+              DBInstanceClass=instance_class, SourceRegion=source_arn.split(":")[3], Tags=tag_list))
+
+
+def rename_db_instance(aws: ClientFactory, region: str, identifier: str, new_identifier: str) -> None:
+    """Move an instance aside under a new identifier (applied now), keeping its data and backups."""
+    client = aws.client("rds", region)
+    _call(f"renaming DB instance {identifier!r} in {region} to {new_identifier!r}",
+          lambda: client.modify_db_instance(DBInstanceIdentifier=identifier, NewDBInstanceIdentifier=new_identifier,
+                                            ApplyImmediately=True))
 
 
 def failover_global_datastore(aws: ClientFactory, region: str, global_id: str,

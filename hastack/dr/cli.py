@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -178,31 +177,34 @@ def failback(
     outputs_file: Path | None = OUTPUTS,
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan and the checks; change nothing."),
+    accept_data_loss: bool = typer.Option(False, "--accept-data-loss", help="Switch back even when the new "
+                                                                            "replica's lag is not 0 (or unknown)."),
     break_lock: bool = typer.Option(False, "--break-lock", help="Take the DR lock even though another run holds it."),
     report_file: Path | None = typer.Option(None, "--report", help="Also write the report as JSON to this file."),
     json_out: bool = JSON_OUT,
     poll_seconds: int = typer.Option(15, "--poll-seconds", min=1, help="How often waits poll AWS."),
 ) -> None:
-    """Re-protect the old primary region (new cross-region replica, caught up), then show the switchback."""
+    """Re-protect the old primary region (replica under the original identifier), then switch back with no loss."""
     outputs = _outputs(stack, outputs_file)
     aws = factory_for(outputs.fence_timeout_seconds, outputs.wait_timeout_seconds)
     plan = fb.FailbackPlan(outputs)
     if not json_out:
         out.print(fb.plan_table(plan))
     if not dry_run:
-        _confirm(f"re-protect {plan.home} for stack {stack} (create a replica of the {plan.writer_region} writer)?",
+        _confirm(f"fail stack {stack} back to {plan.home} (re-protect, then switch back from {plan.writer_region})?",
                  yes)
-    run = fb.Failback(plan, aws, dry_run=dry_run, break_lock=break_lock, poll_seconds=poll_seconds,
-                      observer=NullProgress() if json_out else PlainProgress(sys.stdout))
+    run = fb.Failback(plan, aws, dry_run=dry_run, break_lock=break_lock, accept_data_loss=accept_data_loss,
+                      poll_seconds=poll_seconds, observer=NullProgress() if json_out else PlainProgress(sys.stdout))
     result = run.run()
     if report_file is not None:
         rpt.write_report(result, report_file)
     if json_out:
-        body: dict[str, Any] = rpt.as_json(result)
-        body["switchback"] = plan.switchback_steps()
-        print(json.dumps(body, indent=2))
+        print(json.dumps(rpt.as_json(result), indent=2))
     else:
         rpt.print_report(result, out)
-        out.print(fb.switchback_text(plan), highlight=False)
+        if report_file is not None:
+            out.print(f"report: {report_file}", highlight=False)
+    if not dry_run and result.ok:
+        _activate_instruction(outputs, plan.home)
     if not result.ok:
         raise typer.Exit(EXIT_NOT_DONE)

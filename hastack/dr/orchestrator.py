@@ -51,7 +51,7 @@ SCALE_UP_PLAN: list[tuple[str, list[tuple[str, list[tuple[str, str]]]]]] = [
 ]
 
 #: Steps that only read (or only manage the lock): their "done" changes nothing in the stack.
-READ_ONLY_STEPS = ("lock", "unlock", "readiness", "health-gate")
+READ_ONLY_STEPS = ("lock", "unlock", "readiness", "health-gate", "fb-readiness", "health-gate-back")
 
 STEP_FUNCTIONS: dict[str, StepFn] = {
     "readiness": s.readiness, "fence": s.fence, "promote-db": s.promote_db, "db-serving": s.db_serving,
