@@ -157,11 +157,6 @@ class Failback:
         """True when the original identifier already holds failback's replica (or its promotion)."""
         return inst is not None and FAILBACK_TAG in _tags(self.aws, self.plan.home, inst)
 
-    def _switched_back(self) -> bool:
-        inst = self._home_db()
-        return (self._is_ours(inst) and not probes.is_replica(inst)
-                and probes.switch_inverted(self.aws, self.plan.outputs.switch_health_check_id) is False)
-
     def _ids_with_prefix(self, region: str, prefix: str) -> list[str]:
         pages = self.aws.client("rds", region).get_paginator("describe_db_instances").paginate()
         return [i["DBInstanceIdentifier"] for page in pages for i in page["DBInstances"]
