@@ -25,7 +25,7 @@ from hastack.dr import steps as s
 from hastack.dr.aws import factory_for
 from hastack.dr.clock import WallClock
 from hastack.dr.journal import Journal
-from hastack.dr.orchestrator import ScaleUp, plan_rows
+from hastack.dr.orchestrator import RunResult, ScaleUp, plan_rows
 from hastack.dr.outputs import DrOutputs, OutputsError, load_outputs
 from hastack.dr.progress import LiveProgress, NullProgress, PlainProgress
 
@@ -145,6 +145,12 @@ def scale_up(
         run.observer = PlainProgress(sys.stdout)
         result = run.run()
 
+    _finish(result, outputs, outputs.dr_region, report_file, json_out, dry_run)
+
+
+def _finish(result: RunResult, outputs: DrOutputs, active_region: str, report_file: Path | None,
+            json_out: bool, dry_run: bool) -> None:
+    """Report a scale-up or failback run, tell how to record the new active region, exit 1 unless done."""
     if report_file is not None:
         rpt.write_report(result, report_file)
     if json_out:
@@ -154,7 +160,7 @@ def scale_up(
         if report_file is not None:
             out.print(f"report: {report_file}", highlight=False)
     if not dry_run and result.ok:
-        _activate_instruction(outputs, outputs.dr_region)
+        _activate_instruction(outputs, active_region)
     if not result.ok:
         raise typer.Exit(EXIT_NOT_DONE)
 
@@ -196,15 +202,4 @@ def failback(
     run = fb.Failback(plan, aws, dry_run=dry_run, break_lock=break_lock, accept_data_loss=accept_data_loss,
                       poll_seconds=poll_seconds, observer=NullProgress() if json_out else PlainProgress(sys.stdout))
     result = run.run()
-    if report_file is not None:
-        rpt.write_report(result, report_file)
-    if json_out:
-        print(json.dumps(rpt.as_json(result), indent=2))
-    else:
-        rpt.print_report(result, out)
-        if report_file is not None:
-            out.print(f"report: {report_file}", highlight=False)
-    if not dry_run and result.ok:
-        _activate_instruction(outputs, plan.home)
-    if not result.ok:
-        raise typer.Exit(EXIT_NOT_DONE)
+    _finish(result, outputs, plan.home, report_file, json_out, dry_run)
