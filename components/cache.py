@@ -143,13 +143,7 @@ class CacheTier(pulumi.ComponentResource):
     def _site_parts(self, site: Site) -> _SiteParts:
         name = f"{self._name}-{site.role}"
         group_id = bounded_name(self._args.name_prefix, site.region, limit=40)
-        key = aws.kms.Key(
-            f"{name}-kms",
-            description=f"ElastiCache at-rest encryption and AUTH secret of {group_id}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            opts=site.opts(self),
-        )
+        key = site.encryption_key(self, f"{name}-kms", f"ElastiCache at-rest encryption and AUTH secret of {group_id}")
         subnet_group = aws.elasticache.SubnetGroup(
             f"{name}-subnets",
             description=f"Private subnets of all {len(site.azs)} AZs ({', '.join(site.azs)})",
@@ -163,10 +157,7 @@ class CacheTier(pulumi.ComponentResource):
             tags={"Name": f"{name}-cache"},
             opts=site.opts(self),
         )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-sg-from-nodes", security_group_id=security_group.id,
-            referenced_security_group_id=site.client_security_group_id, ip_protocol="tcp", from_port=PORT,
-            to_port=PORT, description="Valkey/Redis (TLS) from the cluster nodes", opts=site.opts(self))
+        site.admit(self, f"{name}-sg-from-nodes", security_group.id, PORT, "Valkey/Redis (TLS) from the cluster nodes")
         return _SiteParts(site, group_id, key, subnet_group, security_group)
 
     def _auth_token(self, primary: _SiteParts, dr: _SiteParts) -> pulumi.Output[str]:

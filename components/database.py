@@ -159,13 +159,8 @@ class DatabaseTier(pulumi.ComponentResource):
     def _site_parts(self, site: Site) -> _SiteParts:
         name, args = f"{self._name}-{site.role}", self._args
         identifier = bounded_name(args.name_prefix, site.region, limit=63)
-        key = aws.kms.Key(
-            f"{name}-kms",
-            description=f"RDS storage, Performance Insights and master secret of {identifier}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            opts=site.opts(self),
-        )
+        key = site.encryption_key(self, f"{name}-kms",
+                                  f"RDS storage, Performance Insights and master secret of {identifier}")
         subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets",
             description=f"Private subnets of all {len(site.azs)} AZs ({', '.join(site.azs)})",
@@ -188,19 +183,10 @@ class DatabaseTier(pulumi.ComponentResource):
         )
         # No CIDR anywhere: the database admits exactly the node SG (direct connections, e.g. in
         # the DR region before its proxy exists) and its proxy's SG.
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-sg-from-nodes", security_group_id=db_sg.id,
-            referenced_security_group_id=site.client_security_group_id, ip_protocol="tcp", from_port=PORT,
-            to_port=PORT, description="PostgreSQL from the cluster nodes",
-            opts=site.opts(self))
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-sg-from-proxy", security_group_id=db_sg.id, referenced_security_group_id=proxy_sg.id,
-            ip_protocol="tcp", from_port=PORT, to_port=PORT, description="PostgreSQL from the RDS Proxy",
-            opts=site.opts(self))
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-proxy-sg-from-nodes", security_group_id=proxy_sg.id,
-            referenced_security_group_id=site.client_security_group_id, ip_protocol="tcp", from_port=PORT,
-            to_port=PORT, description="PostgreSQL from the cluster nodes", opts=site.opts(self))
+        site.admit(self, f"{name}-sg-from-nodes", db_sg.id, PORT, "PostgreSQL from the cluster nodes")
+        site.admit(self, f"{name}-sg-from-proxy", db_sg.id, PORT, "PostgreSQL from the RDS Proxy",
+                   source_security_group_id=proxy_sg.id)
+        site.admit(self, f"{name}-proxy-sg-from-nodes", proxy_sg.id, PORT, "PostgreSQL from the cluster nodes")
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-proxy-sg-to-db", security_group_id=proxy_sg.id, referenced_security_group_id=db_sg.id,
             ip_protocol="tcp", from_port=PORT, to_port=PORT, description="PostgreSQL to the database",

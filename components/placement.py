@@ -53,6 +53,20 @@ class Site:
     def invoke_opts(self, parent: pulumi.Resource) -> pulumi.InvokeOptions:
         return pulumi.InvokeOptions(parent=parent, provider=self.provider)
 
+    def encryption_key(self, parent: pulumi.Resource, name: str, description: str) -> aws.kms.Key:
+        """A customer KMS key in this region for one tier's data at rest (rotated; 30-day deletion window)."""
+        return aws.kms.Key(name, description=description, enable_key_rotation=True, deletion_window_in_days=30,
+                           opts=self.opts(parent))
+
+    def admit(self, parent: pulumi.Resource, name: str, security_group_id: pulumi.Input[str], port: int,
+              description: str, source_security_group_id: pulumi.Input[str] | None = None
+              ) -> aws.vpc.SecurityGroupIngressRule:
+        """Let one source security group (default: the clients, i.e. the nodes) reach `port`; never a CIDR."""
+        return aws.vpc.SecurityGroupIngressRule(
+            name, security_group_id=security_group_id,
+            referenced_security_group_id=source_security_group_id or self.client_security_group_id,
+            ip_protocol="tcp", from_port=port, to_port=port, description=description, opts=self.opts(parent))
+
 
 def bounded_name(*parts: str, limit: int) -> str:
     """`parts` joined with '-', shortened with a stable hash when longer than AWS allows.
