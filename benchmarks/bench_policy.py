@@ -21,29 +21,20 @@ import argparse
 import copy
 import json
 import re
-import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from timing import median_seconds  # noqa: E402
 
 from hastack.plan import render  # noqa: E402
 from hastack.policy_config import config_path, load_policy_config  # noqa: E402
 from hastack.policy_runner import PolicyPackProcess  # noqa: E402
-
-
-def median(action: Callable[[], Any], runs: int) -> tuple[float, float, float]:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times), max(times)
 
 
 def synthetic_plan(plan: dict[str, Any], copies: int) -> dict[str, Any]:
@@ -78,11 +69,11 @@ def main() -> int:
     print(f"policy check, median of {args.runs} runs (min-max)")
     with PolicyPackProcess() as pack:
         pack.check(plan, config)  # warm-up
-        med, lo, hi = median(lambda: pack.check(plan, config), args.runs)
+        med, lo, hi = median_seconds(lambda: pack.check(plan, config), args.runs)
         print(f"  prod, running pack ({len(plan['resources'])} resources): {med:.3f} s ({lo:.3f}-{hi:.3f})")
 
         cmd = [sys.executable, "-m", "hastack", "policy", "check", str(plan_file)]
-        med, lo, hi = median(lambda: subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, check=False),
+        med, lo, hi = median_seconds(lambda: subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, check=False),
                              args.runs)
         print(f"  prod, `hastack policy check` (fresh process, pack start-up included): {med:.3f} s "
               f"({lo:.3f}-{hi:.3f})")
@@ -94,7 +85,7 @@ def main() -> int:
             n = len(big["resources"])
             # the end points get the full run count; intermediate sizes 3 runs (they only show the slope)
             runs = args.runs if k in (sizes[0], sizes[-1]) else min(3, args.runs)
-            med, lo, hi = median(lambda big=big: pack.check(big, config), runs)
+            med, lo, hi = median_seconds(lambda big=big: pack.check(big, config), runs)
             print(f"    {n:>6} resources: {med:7.3f} s ({lo:.3f}-{hi:.3f}, {runs} runs)  "
                   f"{med / n * 1000:.3f} ms/resource")
     return 0

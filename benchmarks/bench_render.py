@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,9 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from timing import median_seconds  # noqa: E402
 
 from hastack.plan import read_stack_config, render  # noqa: E402
 
@@ -46,15 +47,6 @@ def scaled_config(factor: int) -> dict[str, Any]:
         service["port"] = 8080 + index
     config["hastack:services"] = services
     return config
-
-
-def median_seconds(action: Callable[[], None], runs: int) -> tuple[float, float, float]:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times), max(times)
 
 
 def plan_subprocess(config_path: Path | None, build_dir: Path) -> Callable[[], None]:
