@@ -20,7 +20,7 @@ from hastack.dr.aws import ClientFactory  # noqa: E402
 from hastack.dr.clock import SimClock  # noqa: E402
 from hastack.dr.orchestrator import ScaleUp  # noqa: E402
 from hastack.dr.simulate import Durations, simulate  # noqa: E402
-from hastack.plan import render, stack_output_json  # noqa: E402
+from hastack.plan.render import render, stack_output_json  # noqa: E402
 from tests.dr_world import make_world  # noqa: E402
 
 RUNS = 5

@@ -34,7 +34,7 @@ from rich.console import Console  # noqa: E402
 from hastack.local.deploy import deploy, write_local_outputs  # noqa: E402
 from hastack.local.drill import DrillOptions, DrillResult, run_drill  # noqa: E402
 from hastack.local.server import InProcessServer  # noqa: E402
-from hastack.plan import render  # noqa: E402
+from hastack.plan.render import render  # noqa: E402
 
 
 def local_up(build_dir: Path) -> None:

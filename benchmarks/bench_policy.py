@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from timing import median_seconds  # noqa: E402
 
-from hastack.plan import render  # noqa: E402
-from hastack.policy_config import config_path, load_policy_config  # noqa: E402
-from hastack.policy_runner import PolicyPackProcess  # noqa: E402
+from hastack.plan.render import render  # noqa: E402
+from hastack.policy.config import config_path, load_policy_config  # noqa: E402
+from hastack.policy.runner import PolicyPackProcess  # noqa: E402
 
 
 def synthetic_plan(plan: dict[str, Any], copies: int) -> dict[str, Any]:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from timing import median_seconds  # noqa: E402
 
-from hastack.plan import read_stack_config, render  # noqa: E402
+from hastack.plan.render import read_stack_config, render  # noqa: E402
 
 
 def scaled_config(factor: int) -> dict[str, Any]:

@@ -15,13 +15,14 @@ from rich.console import Console
 
 from hastack.config import ConfigError
 from hastack.dr.cli import dr_app
-from hastack.drills import drill_app
-from hastack.fmea import write_fmea
+from hastack.dr.drills import drill_app
 from hastack.local.cli import local_app
-from hastack.plan import REPO_ROOT, PlanError, render, write_plan
-from hastack.policy_cli import policy_app
-from hastack.policy_config import facts_for_stack
-from hastack.summary import print_summary
+from hastack.paths import REPO_ROOT
+from hastack.plan.fmea import write_fmea
+from hastack.plan.render import PlanError, render, write_plan
+from hastack.plan.summary import print_summary
+from hastack.policy.cli import policy_app
+from hastack.policy.config import facts_for_stack
 
 app = typer.Typer(
     name="hastack",
@@ -72,7 +73,7 @@ def plan_command(
         print(f"wrote {label}: {_rel(path)}")
 
 
-# Drills: `hastack drill db-failover|cache-failover` (hastack/drills.py); other modules add commands to
+# Drills: `hastack drill db-failover|cache-failover` (hastack/dr/drills.py); other modules add commands to
 # the same group (e.g. `hastack drill region`).
 app.add_typer(drill_app, name="drill")
 app.add_typer(dr_app, name="dr")

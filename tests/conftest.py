@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hastack.plan import Plan, read_stack_config, render
+from hastack.plan.render import Plan, read_stack_config, render
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hastack.plan import Plan, read_stack_config, render
+from hastack.plan.render import Plan, read_stack_config, render
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 

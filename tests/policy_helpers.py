@@ -12,8 +12,8 @@ import copy
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from hastack.policy_config import config_path, load_policy_config
-from hastack.policy_runner import PolicyPackProcess, PolicyReport
+from hastack.policy.config import config_path, load_policy_config
+from hastack.policy.runner import PolicyPackProcess, PolicyReport
 
 DELETE = object()
 Mutation = Callable[[dict[str, Any]], None]

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from hastack.fmea import availability_model, pack_module, write_fmea
-from hastack.plan import Plan
-from hastack.policy_config import facts_for_stack
+from hastack.plan.fmea import availability_model, pack_module, write_fmea
+from hastack.plan.render import Plan
+from hastack.policy.config import facts_for_stack
 from tests.policy_helpers import drops, mutated, resource, set_prop, sets
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,9 +11,9 @@ import pytest
 
 from components.cache import CacheTierArgs
 from components.placement import Site
-from hastack import mock_values
 from hastack.config import CacheConfig
-from hastack.plan import SECRET, Plan, write_plan
+from hastack.plan import mock_values
+from hastack.plan.render import SECRET, Plan, write_plan
 from tests.tier_helpers import (
     SECURITY_GROUP,
     ingress_rules,

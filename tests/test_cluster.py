@@ -10,7 +10,7 @@ from plan_helpers import by_arn, by_id, in_role, is_private_subnet, subnet_az
 
 from components.cluster import CONTROL_PLANE_LOG_TYPES, node_group_size
 from hastack.config import NodeGroupSize, parse_config
-from hastack.plan import Plan, read_stack_config
+from hastack.plan.render import Plan, read_stack_config
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 PRIMARY_SIZE = {"minSize": 1, "desiredSize": 2, "maxSize": 6}

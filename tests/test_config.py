@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from hastack.config import ConfigError, parse_config
-from hastack.plan import REPO_ROOT, read_stack_config
+from hastack.paths import REPO_ROOT
+from hastack.plan.render import read_stack_config
 
 BAD_CONFIGS = Path(__file__).parent / "bad_configs"
 

@@ -10,7 +10,7 @@ import pytest
 from components.database import DatabaseTierArgs, parameter_group_family
 from components.placement import Site, bounded_name
 from hastack.config import DatabaseConfig
-from hastack.plan import Plan
+from hastack.plan.render import Plan
 from tests.tier_helpers import (
     SECURITY_GROUP,
     arn_region,

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from components.dns import DnsTarget, FailoverDnsArgs
-from hastack import mock_values
-from hastack.plan import Plan
+from hastack.plan import mock_values
+from hastack.plan.render import Plan
 from tests.tier_helpers import one
 
 CHECK = "aws:route53/healthCheck:HealthCheck"

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hastack.cli import app
-from hastack.plan import stack_output_json
+from hastack.plan.render import stack_output_json
 from tests.dr_world import World, make_world, put_replica_lag
 
 runner = CliRunner()

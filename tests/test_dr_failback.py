@@ -9,7 +9,7 @@ import pytest
 
 from hastack.dr.failback import FAILBACK_TAG, Failback, FailbackPlan
 from hastack.dr.orchestrator import ScaleUp
-from hastack.plan import stack_output_json
+from hastack.plan.render import stack_output_json
 from tests.dr_world import World, make_world, put_replica_lag
 
 PRIMARY, DR = "us-east-1", "us-west-2"

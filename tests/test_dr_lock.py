@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hastack.plan import Plan
+from hastack.plan.render import Plan
 from tests.tier_helpers import one
 
 TABLE = "aws:dynamodb/table:Table"

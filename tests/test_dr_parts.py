@@ -16,7 +16,7 @@ from hastack.dr.aws import ClientFactory
 from hastack.dr.clock import SimClock
 from hastack.dr.journal import Journal
 from hastack.dr.outputs import OutputsError, load_outputs, parse_outputs
-from hastack.plan import stack_output_json
+from hastack.plan.render import stack_output_json
 
 
 @pytest.fixture()

@@ -19,7 +19,7 @@ from hastack.dr import steps
 from hastack.dr.aws import ClientFactory, ClientPolicy, fast_policy
 from hastack.dr.orchestrator import ScaleUp, StepRecord, plan_rows
 from hastack.dr.report import as_json
-from hastack.plan import stack_output_json
+from hastack.plan.render import stack_output_json
 from tests.dr_world import World, make_world, put_replica_lag
 
 PRIMARY = "us-east-1"

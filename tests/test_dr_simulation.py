@@ -15,7 +15,7 @@ from hastack.dr.aws import ClientFactory
 from hastack.dr.clock import SimClock
 from hastack.dr.orchestrator import ScaleUp
 from hastack.dr.simulate import Durations, simulate
-from hastack.plan import stack_output_json
+from hastack.plan.render import stack_output_json
 from tests.dr_world import World, make_world
 
 

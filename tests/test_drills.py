@@ -19,11 +19,11 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from hastack import drills
 from hastack.cli import app
+from hastack.dr import drills
 from hastack.dr.aws import factory_for
 from hastack.dr.outputs import parse_outputs
-from hastack.plan import Plan
+from hastack.plan.render import Plan
 
 DB_REGION = "us-east-1"
 #: What the prod plan's outputs name (database.primary.identifier, cache.primary.replicationGroupId).

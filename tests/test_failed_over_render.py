@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from hastack.plan import Plan
+from hastack.plan.render import Plan
 
 PRIMARY, DR = "us-east-1", "us-west-2"
 
 
 @pytest.fixture(scope="module")
 def failed_over(render_config: Callable[..., Plan]) -> Plan:
-    from hastack.plan import read_stack_config
+    from hastack.plan.render import read_stack_config
     config = dict(read_stack_config("prod"))
     config["hastack:activeRegion"] = DR
     return render_config(config)

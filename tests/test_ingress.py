@@ -11,7 +11,7 @@ from moto import mock_aws
 from components.ingress import TLS_POLICY, IngressArgs, IngressService
 from hastack.config import ConfigError, parse_config
 from hastack.local import aws_resources
-from hastack.plan import Plan
+from hastack.plan.render import Plan
 from tests.tier_helpers import egress_rules, ingress_rules, node_security_group_id, one, public_subnets
 
 ALB = "aws:lb/loadBalancer:LoadBalancer"

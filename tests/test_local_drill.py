@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from hastack.cli import app
 from hastack.local.drill import DrillOptions, DrillResult, run_drill
 from hastack.local.inventory import Inventory
-from hastack.plan import Plan
+from hastack.plan.render import Plan
 
 
 def _quiet() -> Console:

@@ -14,7 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from hastack.plan import Plan, read_stack_config, write_plan
+from hastack.plan.render import Plan, read_stack_config, write_plan
 
 
 @pytest.fixture(scope="module")

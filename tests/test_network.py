@@ -8,7 +8,7 @@ import pytest
 from plan_helpers import by_id, descendants, in_role, is_private_subnet, region_component, subnet_az
 
 from components.network import subnet_cidrs
-from hastack.plan import Plan
+from hastack.plan.render import Plan
 
 
 def test_primary_has_public_and_private_subnets_in_3_distinct_azs(prod_plan: Plan) -> None:

@@ -24,7 +24,8 @@ from components.observability import (
     sli_metric_queries,
 )
 from hastack.config import SloConfig
-from hastack.plan import REPO_ROOT, Plan
+from hastack.paths import REPO_ROOT
+from hastack.plan.render import Plan
 
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
@@ -54,7 +55,7 @@ def topics_by_region(plan: Plan) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def plan_999(render_config: Callable[..., Plan]) -> Plan:
     """The prod stack with a 99.9 % SLO (the issue's worked example)."""
-    from hastack.plan import read_stack_config
+    from hastack.plan.render import read_stack_config
 
     config = read_stack_config("prod")
     config["hastack:slo"] = {**config["hastack:slo"], "availability": 99.9}
@@ -260,7 +261,7 @@ def test_alarm_descriptions_fit_cloudwatch_limits(prod_plan: Plan) -> None:
 def test_paging_topic_keeps_its_former_urn_as_an_alias(monkeypatch: pytest.MonkeyPatch) -> None:
     """The topic moved from under Observability to under Region (to exist before the cache tier):
     the alias lets a deployed stack adopt its topic instead of creating one and deleting the old."""
-    import hastack.plan as plan
+    import hastack.plan.render as plan
 
     seen: dict[str, list[str]] = {}
     register = plan.RecordingMonitor.RegisterResource

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from hastack.plan import REPO_ROOT, Plan
+from hastack.paths import REPO_ROOT
+from hastack.plan.render import Plan
 
 #: The document holding the outputs table (the README).
 OUTPUTS_DOC = REPO_ROOT / "README.md"

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from hastack.plan import Plan
-from hastack.policy_runner import PolicyPackProcess, PolicyReport
+from hastack.plan.render import Plan
+from hastack.policy.runner import PolicyPackProcess, PolicyReport
 from tests.policy_helpers import (
     DELETE,
     Mutation,

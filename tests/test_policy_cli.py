@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hastack.cli import app
-from hastack.plan import Plan
+from hastack.plan.render import Plan
 from tests.policy_helpers import DELETE, Mutation, drops, mutated, resource, set_prop, sets
 
 REPO = Path(__file__).resolve().parent.parent

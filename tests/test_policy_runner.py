@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from google.protobuf import json_format
 
-from hastack.plan import Plan
-from hastack.policy_config import (
+from hastack.plan.render import Plan
+from hastack.policy.config import (
     config_path,
     derive_policy_config,
     facts_for_stack,
@@ -24,7 +24,7 @@ from hastack.policy_config import (
     mismatches,
     render_config,
 )
-from hastack.policy_runner import (
+from hastack.policy.runner import (
     PolicyConfigError,
     PolicyInfo,
     PolicyPackProcess,

@@ -26,7 +26,8 @@ from moto import mock_aws
 from typer.testing import CliRunner
 
 from hastack.cli import app
-from hastack.plan import REPO_ROOT, Plan
+from hastack.paths import REPO_ROOT
+from hastack.plan.render import Plan
 from tests.dr_world import install_moto_extensions, seed_world
 
 RUNBOOKS = REPO_ROOT / "runbooks"
@@ -85,7 +86,7 @@ def plan_alarms(plan: Plan) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def failed_over_plan(render_config: Callable[..., Plan]) -> Plan:
-    from hastack.plan import read_stack_config
+    from hastack.plan.render import read_stack_config
 
     config = read_stack_config("prod")
     config["hastack:activeRegion"] = config["hastack:drRegion"]

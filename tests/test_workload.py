@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components.workload import HOST_KEY, ZONE_KEY, min_available, node_port, supports_sleep_action
-from hastack.plan import Plan, read_stack_config
+from hastack.plan.render import Plan, read_stack_config
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"

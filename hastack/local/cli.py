@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 
 from hastack.config import ConfigError
-from hastack.drills import drill_app
+from hastack.dr.drills import drill_app
 from hastack.local.demo import run_demo
 from hastack.local.deploy import LocalDeployError, deploy, fallback_summary, write_local_outputs
 from hastack.local.drill import LATENCY_PROFILES, DrillError, DrillOptions, print_drill, run_drill
@@ -34,7 +34,8 @@ from hastack.local.server import (
     start_detached,
     stop_detached,
 )
-from hastack.plan import REPO_ROOT, PlanError
+from hastack.paths import REPO_ROOT
+from hastack.plan.render import PlanError
 
 local_app = typer.Typer(help="The stack deployed into an embedded moto AWS on 127.0.0.1 (no account needed).",
                         no_args_is_help=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 from rich.console import Console
 
 from hastack.local.drill import DrillOptions, print_drill, run_drill
-from hastack.plan import REPO_ROOT
+from hastack.paths import REPO_ROOT
 
 
 @dataclass

@@ -15,7 +15,8 @@ from typing import Any
 
 from hastack.local.moto_mocks import AwsClients, Failure, Fallback, MotoMocks
 from hastack.local.server import WorldClient
-from hastack.plan import REPO_ROOT, Plan, read_stack_config, render, stack_output_json
+from hastack.paths import REPO_ROOT
+from hastack.plan.render import Plan, read_stack_config, render, stack_output_json
 
 
 class LocalDeployError(Exception):

@@ -42,7 +42,7 @@ from hastack.local.inventory import Inventory, collect, print_inventory
 from hastack.local.moto_mocks import LOCAL_CREDENTIALS, AwsClients
 from hastack.local.server import LOOPBACK, InProcessServer, WorldClient
 from hastack.local.verify import Verdict, verify_failover, verify_not_promoted
-from hastack.plan import REPO_ROOT
+from hastack.paths import REPO_ROOT
 
 LATENCY_PROFILES = ("none", "aws")
 #: Replica lag the local world reports unless told otherwise: a healthy cross-region replica.

@@ -24,7 +24,7 @@ import pulumi
 from botocore.config import Config
 
 from hastack.local import aws_resources
-from hastack.plan import PlanMocks
+from hastack.plan.render import PlanMocks
 
 #: Why a type (or type prefix) is not created in moto. Anything else without a handler gets the
 #: generic reason; `docs/local.md` repeats this table.

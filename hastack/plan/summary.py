@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from hastack.plan import Plan
+from hastack.plan.render import Plan
 
 
 def resource_az(resource: dict[str, Any], subnet_azs: dict[str, str]) -> str | None:

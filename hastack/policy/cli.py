@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from hastack.config import ConfigError
-from hastack.plan import PlanError
-from hastack.policy_config import (
+from hastack.plan.render import PlanError
+from hastack.policy.config import (
     config_path,
     derive_policy_config,
     facts_for_stack,
@@ -29,7 +29,7 @@ from hastack.policy_config import (
     mismatches,
     render_config,
 )
-from hastack.policy_runner import (
+from hastack.policy.runner import (
     POLICY_PACK_DIR,
     PolicyPackProcess,
     PolicyReport,

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from hastack.config import NAMESPACE, StackConfig, parse_config
-from hastack.plan import REPO_ROOT, read_stack_config
-from hastack.policy_runner import POLICY_CONFIG_DIR, PolicyInfo
+from hastack.paths import REPO_ROOT
+from hastack.plan.render import read_stack_config
+from hastack.policy.runner import POLICY_CONFIG_DIR, PolicyInfo
 
 #: Stack outputs that must agree with the policy config (a config for another stack shape is an error).
 CHECKED_OUTPUTS = ("primaryRegion", "drRegion", "activeRegion", "drMode")

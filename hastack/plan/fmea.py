@@ -20,7 +20,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from hastack.policy_runner import POLICY_PACK_DIR, engine_resources, provider_urn, stack_properties
+from hastack.policy.runner import POLICY_PACK_DIR, engine_resources, provider_urn, stack_properties
 
 
 def pack_module(name: str, pack_dir: Path = POLICY_PACK_DIR) -> ModuleType:

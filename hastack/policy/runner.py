@@ -33,7 +33,8 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2, engine_pb2_grpc
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from hastack.paths import REPO_ROOT
+
 POLICY_PACK_DIR = REPO_ROOT / "policies"
 POLICY_CONFIG_DIR = POLICY_PACK_DIR / "config"
 

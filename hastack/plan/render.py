@@ -30,10 +30,10 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from hastack import mock_values
 from hastack.config import ConfigError
+from hastack.paths import REPO_ROOT
+from hastack.plan import mock_values
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "hastack"
 SECRET = "[secret]"
 
@@ -189,7 +189,7 @@ class PlanMocks(pulumi.runtime.Mocks):
             return mock_values.invoke_result(args.token, args.args, region), []
         except KeyError:
             raise NotImplementedError(
-                f"the offline plan does not model the invoke {args.token}; add it to hastack/mock_values.py"
+                f"the offline plan does not model the invoke {args.token}; add it to hastack/plan/mock_values.py"
             ) from None
 
 

@@ -1,0 +1,8 @@
+"""The offline plan: the real Pulumi program under the mock runtime, and what is derived from it.
+
+Owns: `render` (run `__main__.py` with recording mocks, write plan/outputs/manifests),
+`mock_values` (realistic AWS answers for the mocks), `summary` (the per-region table),
+`fmea` (the availability model and FMEA table of a rendered plan).
+May import: `hastack.config`, `hastack.paths`, `hastack.policy` (the FMEA reads the pack's model).
+Never imports `hastack.dr` or `hastack.local`.
+"""

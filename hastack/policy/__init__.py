@@ -1,0 +1,7 @@
+"""The policy pack, played offline as the Pulumi engine plays it.
+
+Owns: `runner` (start the pack process, speak the Analyzer gRPC protocol), `config` (the policy
+config derived from a stack's config), `cli` (`hastack policy ...`).
+May import: `hastack.paths`, `hastack.plan.render` (to read stack files). Never imports the
+stack's components, `hastack.dr` or `hastack.local`; `policies/` itself imports nothing from here.
+"""
