@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
+import click
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from hastack.config import ConfigError
 from hastack.dr.cli import dr_app
 from hastack.dr.drills import drill_app
+from hastack.errors import UserError
 from hastack.local.cli import local_app
 from hastack.paths import REPO_ROOT
 from hastack.plan.fmea import write_fmea
@@ -24,7 +28,20 @@ from hastack.plan.summary import print_summary
 from hastack.policy.cli import policy_app
 from hastack.policy.config import facts_for_stack
 
+
+class _Commands(TyperGroup):
+    """The root command group: a `UserError` from any sub-command becomes one line and exit 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="hastack",
     help="High-availability ML serving on AWS: offline plan, policy check, DR scale-up and drills.",
     no_args_is_help=True,

@@ -31,6 +31,7 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from hastack.config import ConfigError
+from hastack.errors import UserError
 from hastack.paths import REPO_ROOT
 from hastack.plan import mock_values
 
@@ -45,7 +46,7 @@ _OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
 _UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 
-class PlanError(Exception):
+class PlanError(UserError):
     """The plan could not be rendered for a reason the user can fix (missing stack file, ...)."""
 
 
