@@ -5,8 +5,9 @@ Exit codes, shared by every sub-command:
   1  the command ran and said no: policy violations found, a DR run refused or not finished;
   2  a user mistake (unknown stack, bad flag, unreadable or malformed file): one line, no traceback.
 
-Modules raise `UserError` (or a subclass) where they detect the mistake; `hastack.cli.main` prints it
-as `error: <message>` on stderr and exits 2. Nothing else prints user errors.
+Modules raise `UserError` (or a subclass) where they detect the mistake; the root command group
+(`hastack/cli.py`) prints it as `error: <message>` on stderr and exits 2. Nothing else prints user
+errors.
 """
 
 from __future__ import annotations

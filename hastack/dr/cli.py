@@ -28,15 +28,15 @@ from hastack.dr.journal import Journal
 from hastack.dr.orchestrator import RunResult, ScaleUp, plan_rows
 from hastack.dr.outputs import DrOutputs, OutputsError, load_outputs
 from hastack.dr.progress import LiveProgress, NullProgress, PlainProgress
+from hastack.errors import EXIT_REFUSED, UserError
 
 dr_app = typer.Typer(help="Disaster recovery: scale the pilot-light DR region up to production, status, failback.",
-                     no_args_is_help=True)
+                     no_args_is_help=True, add_completion=False)
 out = Console()
 err = Console(stderr=True)
 
-#: Exit codes: 0 done (or nothing to do), 1 refused/failed/not ready, 2 user error.
-EXIT_NOT_DONE = 1
-EXIT_USER_ERROR = 2
+#: Exit 1: refused, failed or not ready (user errors are `UserError`, exit 2).
+EXIT_NOT_DONE = EXIT_REFUSED
 
 STACK = typer.Option(..., "--stack", "-s", help="Stack whose DR region to act on (e.g. prod).")
 OUTPUTS = typer.Option(None, "--outputs", help="Stack outputs JSON (`pulumi stack output --json --show-secrets` or "
@@ -44,30 +44,25 @@ OUTPUTS = typer.Option(None, "--outputs", help="Stack outputs JSON (`pulumi stac
 JSON_OUT = typer.Option(False, "--json", help="Print the report as JSON on stdout (no live display).")
 
 
-def _fail(message: str, code: int = EXIT_USER_ERROR) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
 def _outputs(stack: str, path: Path | None) -> DrOutputs:
     try:
         return load_outputs(stack, path)
     except OutputsError as exc:
-        _fail(str(exc))
-        raise  # unreachable: _fail exits
+        raise UserError(str(exc)) from None
 
 
 def _confirm(question: str, yes: bool) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        _fail("refusing to change anything without confirmation: stdin is not a terminal; pass --yes to confirm")
+        raise UserError("refusing to change anything without confirmation: stdin is not a terminal; "
+                        "pass --yes to confirm")
     if not typer.confirm(question, default=False):
         err.print("aborted: nothing was changed")
         raise typer.Exit(EXIT_NOT_DONE)
 
 
-def _plan_table(outputs: DrOutputs, title: str) -> Table:
+def _plan_table(title: str) -> Table:
     table = Table(title=title, title_justify="left")
     for col in ("#", "step", "branch", "what it does"):
         table.add_column(col)
@@ -124,7 +119,7 @@ def scale_up(
         note = aws.endpoint_note()
         if note:
             show.print(note, highlight=False)
-        show.print(_plan_table(outputs, "plan" + (" (dry run: nothing will change)" if dry_run else "")))
+        show.print(_plan_table("plan" + (" (dry run: nothing will change)" if dry_run else "")))
         ctx = s.RunContext(outputs, aws, WallClock(), Journal(read_only=True), dry_run=True,
                            accept_data_loss=accept_data_loss)
         show.print(_checks_table(s.readiness_checks(ctx)))

@@ -15,7 +15,8 @@ AWS writes — and ends with the measured time against the stack's RTO budget.
   replication group, then waiters until the "Failover ... completed" event is reported and the
   replication group is `available`. AWS allows 5 such tests per rolling 24 h.
 
-The group is extensible: other modules add commands to `drill_app` (e.g. `hastack drill region`).
+The `drill` group (hastack/cli.py) also holds `hastack drill region`, the regional failover drill on
+the local AWS (hastack/local/cli.py); each is imported only when it runs.
 """
 
 from __future__ import annotations
@@ -38,17 +39,14 @@ from rich.console import Console
 
 from hastack.dr.aws import factory_for
 from hastack.dr.outputs import DrOutputs, OutputsError, load_outputs
+from hastack.errors import EXIT_REFUSED, UserError
 
-drill_app = typer.Typer(
-    name="drill",
-    help="Practise failovers (timed, with a JSON report): db-failover, cache-failover.",
-    no_args_is_help=True,
-)
+#: `hastack drill db-failover | cache-failover` (hastack/cli.py puts them in the `drill` group).
+drill_app = typer.Typer(add_completion=False)
 out = Console(highlight=False)
 
-#: Exit codes: 0 drill passed, 1 the drill ran and failed (timeout, AWS error), 2 user error.
-EXIT_DRILL_FAILED = 1
-EXIT_USER_ERROR = 2
+#: Exit 1: the drill ran and failed (timeout, AWS error); user errors are `UserError` (exit 2).
+EXIT_DRILL_FAILED = EXIT_REFUSED
 
 DEFAULT_DB_TIMEOUT = 1800
 DEFAULT_CACHE_TIMEOUT = 1800
@@ -373,17 +371,11 @@ ReportOption = typer.Option(None, "--report", help="Write the timed journal as J
 YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 
 
-def _user_error(message: str) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(EXIT_USER_ERROR)
-
-
 def _targets(stack: str, outputs: Path | None) -> DrillTargets:
     try:
         return DrillTargets.from_outputs(load_outputs(stack, outputs))
     except OutputsError as exc:
-        _user_error(str(exc))
-        raise  # unreachable: _user_error exits
+        raise UserError(str(exc)) from None
 
 
 def _clients(targets: DrillTargets) -> Clients:
@@ -398,10 +390,9 @@ def _confirm(what: str, dry_run: bool, yes: bool) -> None:
     if dry_run or yes:
         return
     if not _stdin_is_terminal():
-        _user_error("refusing to act without confirmation: stdin is not a terminal; pass --yes to confirm")
+        raise UserError("refusing to act without confirmation: stdin is not a terminal; pass --yes to confirm")
     if not typer.confirm(f"{what} Go ahead?", default=False):
-        out.print("aborted: nothing was changed")
-        raise typer.Exit(EXIT_USER_ERROR)
+        raise UserError("aborted: nothing was changed")
 
 
 def _finish(journal: Journal, report: Path | None, budget: float) -> None:
@@ -420,7 +411,7 @@ def _finish(journal: Journal, report: Path | None, budget: float) -> None:
 def _timeout(given: int | None, targets: DrillTargets, default: int) -> float:
     if given is not None:
         if given < 60:
-            _user_error(f"--timeout {given} is too short: at least 60 seconds")
+            raise UserError(f"--timeout {given} is too short: at least 60 seconds")
         return float(given)
     return float(targets.wait_timeout_seconds or default)
 

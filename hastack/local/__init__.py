@@ -1,7 +1,13 @@
 """Local AWS: the real program deployed into an embedded moto AWS on 127.0.0.1, and drills on it.
 
-`server` runs moto behind a small world-control layer (regional outages, red health checks);
-`moto_mocks` is the Pulumi mock runtime whose resources are created in moto through boto3;
-`deploy` runs the program against it; `drill` takes the primary region down and runs the real
-DR command against what is left.
+Owns: `server` (moto behind a small world-control layer: regional outages, red health checks),
+`emulation` (what moto lacks), `aws_resources` / `moto_mocks` (the Pulumi mock runtime whose
+resources are created in moto through boto3), `deploy` (run the program against it), `drill` (take
+the primary region down and run the real DR command against what is left), `verify`, `inventory`,
+`gantt`, `demo`, `cli` (`hastack local ...`, `hastack drill region`).
+
+May import: `hastack.plan` (it renders the program into moto), `hastack.dr` (it runs the real DR
+command), `hastack.config`, `hastack.errors`, `hastack.paths`, boto3, moto.
+The demo runs `hastack plan` and `hastack policy check` as the commands a user types.
+Never imports: hastack.policy.
 """

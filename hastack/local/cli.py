@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 
 from hastack.config import ConfigError
-from hastack.dr.drills import drill_app
+from hastack.errors import EXIT_REFUSED, UserError
 from hastack.local.demo import run_demo
 from hastack.local.deploy import LocalDeployError, deploy, fallback_summary, write_local_outputs
 from hastack.local.drill import LATENCY_PROFILES, DrillError, DrillOptions, print_drill, run_drill
@@ -34,36 +34,26 @@ from hastack.local.server import (
     start_detached,
     stop_detached,
 )
-from hastack.paths import REPO_ROOT
-from hastack.plan.render import PlanError
+from hastack.paths import BUILD_DIR
 
 local_app = typer.Typer(help="The stack deployed into an embedded moto AWS on 127.0.0.1 (no account needed).",
-                        no_args_is_help=True)
+                        no_args_is_help=True, add_completion=False)
+#: `hastack drill region` (hastack/cli.py puts it in the `drill` group, next to the AWS drills).
+region_drill_app = typer.Typer(add_completion=False)
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 err = Console(stderr=True, highlight=False)
 
-EXIT_FAILED = 1
-EXIT_USER_ERROR = 2
+#: Exit 1: the deploy or the drill ran and failed; user errors are `UserError` (exit 2).
+EXIT_FAILED = EXIT_REFUSED
 DEFAULT_PORT = 5000
 
 STACK = typer.Option("prod", "--stack", "-s", help="Stack to deploy (reads Pulumi.<stack>.yaml).")
-BUILD_DIR = typer.Option(REPO_ROOT / "build", "--build-dir", help="Where outputs, pid file and reports go.")
-
-
-def _fail(message: str, code: int = EXIT_USER_ERROR) -> None:
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
-    raise typer.Exit(code)
+BUILD_DIR_OPTION = typer.Option(BUILD_DIR, "--build-dir", help="Where outputs, pid file and reports go.")
 
 
 def _deploy_and_show(stack: str, endpoint: str, build_dir: Path) -> None:
-    try:
+    with _user_errors(stack):
         deployment = deploy(stack, endpoint)
-    except ConfigError as exc:
-        _fail(f"stack {stack!r}: {exc.render()}")
-        raise
-    except (PlanError, LocalDeployError) as exc:
-        _fail(str(exc), EXIT_FAILED if isinstance(exc, LocalDeployError) else EXIT_USER_ERROR)
-        raise
     path = write_local_outputs(deployment, build_dir)
     print_inventory(collect(AwsClients(endpoint), deployment.regions()), out)
     rows = fallback_summary(deployment.fallbacks)
@@ -80,7 +70,7 @@ def up(
     port: int = typer.Option(DEFAULT_PORT, "--port", "-p", min=1, max=65535, help="Port on 127.0.0.1."),
     detach: bool = typer.Option(False, "--detach", "-d", help="Run the local AWS in the background "
                                                               "(pid file under build/; stop with `local down`)."),
-    build_dir: Path = BUILD_DIR,
+    build_dir: Path = BUILD_DIR_OPTION,
 ) -> None:
     """Start the local AWS, deploy the stack into it, print what exists per region and AZ."""
     try:
@@ -90,7 +80,7 @@ def up(
                       f"(log {record['log']})")
             try:
                 _deploy_and_show(stack, record["endpoint"], build_dir)
-            except typer.Exit:
+            except (typer.Exit, UserError):
                 out.print(stop_detached(build_dir, stack))
                 raise
             out.print(f"use it: AWS_ENDPOINT_URL={record['endpoint']} AWS_ACCESS_KEY_ID=testing "
@@ -98,8 +88,7 @@ def up(
             return
         server = InProcessServer(port).start()
     except LocalAwsError as exc:
-        _fail(str(exc))
-        return
+        raise UserError(str(exc)) from None
     try:
         _deploy_and_show(stack, server.endpoint, build_dir)
         out.print(f"serving on {server.endpoint} until Ctrl-C (AWS_ENDPOINT_URL={server.endpoint})")
@@ -117,25 +106,26 @@ def up(
 
 @contextmanager
 def _user_errors(stack: str) -> Iterator[None]:
-    """Turn the errors a user can act on into one message and a non-zero exit (no traceback)."""
+    """Errors a user can act on become `UserError` (exit 2); a refused deploy is a failure (exit 1)."""
     try:
         yield
     except ConfigError as exc:
-        _fail(f"stack {stack!r}: {exc.render()}")
-    except (PlanError, DrillError, LocalAwsError) as exc:
-        _fail(str(exc))
-    except LocalDeployError as exc:
-        _fail(str(exc), EXIT_FAILED)
+        raise UserError(f"stack {stack!r}: {exc.render()}") from None
+    except (DrillError, LocalAwsError) as exc:
+        raise UserError(str(exc)) from None
+    except LocalDeployError as exc:  # the deploy ran and moto refused resources: a failure, not a mistake
+        err.print(f"[bold red]local deploy failed:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED) from None
 
 
 @local_app.command("down")
-def down(stack: str = STACK, build_dir: Path = BUILD_DIR) -> None:
+def down(stack: str = STACK, build_dir: Path = BUILD_DIR_OPTION) -> None:
     """Stop the detached local AWS of the stack (nothing is left running)."""
     out.print(stop_detached(build_dir, stack))
 
 
 @local_app.command("status")
-def status(stack: str = STACK, build_dir: Path = BUILD_DIR) -> None:
+def status(stack: str = STACK, build_dir: Path = BUILD_DIR_OPTION) -> None:
     """Is a detached local AWS running for the stack, where, and what is broken in its world."""
     record = read_detached(build_dir, stack)
     if record is None:
@@ -152,18 +142,18 @@ def status(stack: str = STACK, build_dir: Path = BUILD_DIR) -> None:
 def demo(
     stack: str = STACK,
     latency_profile: str = typer.Option("aws", "--latency-profile", help="Latency profile of the drill."),
-    build_dir: Path = BUILD_DIR,
+    build_dir: Path = BUILD_DIR_OPTION,
 ) -> None:
     """The whole story (what `make demo` runs): plan, policy check, local up, regional drill, one summary."""
     if latency_profile not in LATENCY_PROFILES:
-        _fail(f"--latency-profile {latency_profile!r} is not one of {', '.join(LATENCY_PROFILES)}")
+        raise UserError(f"--latency-profile {latency_profile!r} is not one of {', '.join(LATENCY_PROFILES)}")
     with _user_errors(stack):
         ok = run_demo(stack, build_dir, out, latency_profile)
     if not ok:
         raise typer.Exit(EXIT_FAILED)
 
 
-@drill_app.command("region")
+@region_drill_app.command("region")
 def drill_region(
     stack: str = STACK,
     latency_profile: str = typer.Option("none", "--latency-profile",
@@ -173,11 +163,11 @@ def drill_region(
                                                                            "for the DR replica before the outage."),
     report: Path | None = typer.Option(None, "--report", help="JSON report (default build/drill-<stack>.json)."),
     svg: Path | None = typer.Option(None, "--svg", help="Gantt chart (default build/drill-<stack>.svg)."),
-    build_dir: Path = BUILD_DIR,
+    build_dir: Path = BUILD_DIR_OPTION,
 ) -> None:
     """Regional failover on a fresh local AWS: deploy, kill the primary region, real DR scale-up, verify."""
     if latency_profile not in LATENCY_PROFILES:
-        _fail(f"--latency-profile {latency_profile!r} is not one of {', '.join(LATENCY_PROFILES)}")
+        raise UserError(f"--latency-profile {latency_profile!r} is not one of {', '.join(LATENCY_PROFILES)}")
     opts = DrillOptions(stack=stack, latency_profile=latency_profile, replica_lag_seconds=replica_lag,
                         build_dir=build_dir, report_path=report, svg_path=svg)
     with _user_errors(stack):

@@ -2,6 +2,7 @@
 
 Owns: `runner` (start the pack process, speak the Analyzer gRPC protocol), `config` (the policy
 config derived from a stack's config), `cli` (`hastack policy ...`).
-May import: `hastack.paths`, `hastack.plan.render` (to read stack files). Never imports the
-stack's components, `hastack.dr` or `hastack.local`; `policies/` itself imports nothing from here.
+May import: `hastack.config`, `hastack.errors`, `hastack.paths`,
+`hastack.plan.render` (to read stack files). `policies/` itself imports nothing from here.
+Never imports: hastack.dr, hastack.local, components, boto3, moto.
 """

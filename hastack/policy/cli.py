@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hastack.config import ConfigError
-from hastack.plan.render import PlanError
+from hastack.errors import EXIT_REFUSED, UserError
 from hastack.policy.config import (
     config_path,
     derive_policy_config,
@@ -38,14 +38,8 @@ from hastack.policy.runner import (
 )
 
 policy_app = typer.Typer(help="Run the HA policy pack offline (same gRPC protocol as `pulumi preview "
-                              "--policy-pack policies`).", no_args_is_help=True)
-EXIT_VIOLATIONS = 1
-
-
-def _fail(message: str) -> None:
-    from hastack.cli import fail  # late import: cli imports this module to register the group
-
-    fail(message)
+                              "--policy-pack policies`).", no_args_is_help=True, add_completion=False)
+EXIT_VIOLATIONS = EXIT_REFUSED
 
 
 def _resolve_config(plan: dict[str, Any], explicit: Path | None, pack: PolicyPackProcess,
@@ -55,28 +49,26 @@ def _resolve_config(plan: dict[str, Any], explicit: Path | None, pack: PolicyPac
     another stack shape (other regions, DR mode) is refused."""
     stack = str(plan["stack"])
     if explicit is not None and stack_config is not None:
-        _fail("--policy-config and --stack-config are alternatives: pass one of them")
+        raise UserError("--policy-config and --stack-config are alternatives: pass one of them")
     if stack_config is not None:
         try:
             config = derive_policy_config(facts_for_stack(stack, config_path=stack_config), pack.policies())
         except ConfigError as exc:
-            _fail(f"{stack_config}: {exc.render()}")
-        except PlanError as exc:
-            _fail(str(exc))
+            raise UserError(f"{stack_config}: {exc.render()}") from None
         source = f"derived from {stack_config}"
     else:
         path = explicit or config_path(stack)
         if explicit is None and not path.is_file():
-            _fail(f"no policy config for stack {stack!r}: {path} does not exist. Derive it with "
+            raise UserError(f"no policy config for stack {stack!r}: {path} does not exist. Derive it with "
                   f"`hastack policy config --stack {stack} --write`, or pass --policy-config FILE.")
         try:
             config = load_policy_config(path)
         except ValueError as exc:
-            _fail(str(exc))
+            raise UserError(str(exc)) from None
         source = str(path)
     problems = mismatches(config, plan.get("outputs") or {})
     if problems:
-        _fail(f"policy config ({source}) does not match the plan of stack {stack!r}: " + "; ".join(problems)
+        raise UserError(f"policy config ({source}) does not match the plan of stack {stack!r}: " + "; ".join(problems)
               + f". Regenerate it with `hastack policy config --stack {stack} --write`.")
     return config, source
 
@@ -111,13 +103,13 @@ def check_command(
     try:
         plan = load_plan(plan_file)
     except PolicyRunnerError as exc:
-        _fail(str(exc))
+        raise UserError(str(exc)) from None
     try:
         with PolicyPackProcess(pack_dir, project=str(plan["project"]), stack=str(plan["stack"])) as pack:
             config, source = _resolve_config(plan, policy_config, pack, stack_config)
             report = pack.check(plan, config)
     except PolicyRunnerError as exc:
-        _fail(str(exc))
+        raise UserError(str(exc)) from None
     if as_json:
         print(json.dumps({**report.to_json(), "policyConfig": source}, indent=2))
     else:
@@ -135,14 +127,12 @@ def config_command(
     try:
         facts = facts_for_stack(stack)
     except ConfigError as exc:
-        _fail(f"stack {stack!r}: {exc.render()}")
-    except PlanError as exc:
-        _fail(str(exc))
+        raise UserError(f"stack {stack!r}: {exc.render()}") from None
     try:
         with PolicyPackProcess(pack_dir, stack=stack) as pack:
             config = derive_policy_config(facts, pack.policies())
     except PolicyRunnerError as exc:
-        _fail(str(exc))
+        raise UserError(str(exc)) from None
     text = render_config(config)
     if write:
         path = config_path(stack, pack_dir / "config")
@@ -160,7 +150,7 @@ def list_command(pack_dir: Path = typer.Option(POLICY_PACK_DIR, "--pack", help="
         with PolicyPackProcess(pack_dir) as pack:
             policies = pack.policies()
     except PolicyRunnerError as exc:
-        _fail(str(exc))
+        raise UserError(str(exc)) from None
     table = Table(title="hastack policy pack", title_justify="left")
     for col in ("policy", "kind", "level", "severity", "description"):
         table.add_column(col, overflow="fold")
