@@ -3,8 +3,9 @@
 Why one NAT gateway per AZ: a NAT gateway lives in one AZ. With a single shared one, losing that
 AZ cuts every private subnet off from the internet — the cluster can no longer pull images or
 reach AWS APIs in the surviving AZs. So each AZ gets its own NAT gateway and its own private
-route table pointing at it. Gateway/interface VPC endpoints for S3 and ECR keep image pulls off
-the NAT path entirely.
+route table pointing at it. Gateway/interface VPC endpoints for S3 and ECR keep pulls from the
+account's private ECR off the NAT path; images from other registries (public.ecr.aws included, which
+no VPC endpoint serves) still pull through NAT — the README's "Container images" says how to mirror them.
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ class Network(pulumi.ComponentResource):
         self.private_route_table_ids.append(private_rt.id)
 
     def _build_endpoints(self, name: str, args: NetworkArgs, child: pulumi.ResourceOptions) -> None:
-        """S3 (gateway) and ECR API/DKR (interface) endpoints: image pulls must not depend on NAT."""
+        """S3 (gateway) and ECR API/DKR (interface) endpoints: private-ECR pulls must not depend on NAT."""
         region = aws.get_region(opts=pulumi.InvokeOptions(parent=self)).region
         aws.ec2.VpcEndpoint(
             f"{name}-s3",

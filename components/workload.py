@@ -30,6 +30,7 @@ False), or every `pulumi up` would time out on pods that cannot be scheduled yet
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pulumi
@@ -66,6 +67,26 @@ def min_available(replicas: int) -> int:
     if replicas < 2:
         raise ValueError(f"replicas = {replicas}: a disruption budget needs at least 2 replicas")
     return replicas - 1
+
+
+#: A private ECR image reference: `<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]/<repository>...`.
+_PRIVATE_ECR = re.compile(r"^(?P<account>\d{12})\.dkr\.(?P<service>ecr(?:-fips)?)\.(?P<region>[a-z0-9-]+)"
+                          r"\.(?P<domain>amazonaws\.com(?:\.cn)?)/(?P<rest>.+)$")
+
+
+def regional_image(image: str, region: str) -> str:
+    """The image a region's pods pull: a private ECR reference is re-pointed at `region`'s registry.
+
+    Why: a pull from another region's ECR does not go through this VPC's ECR endpoints (it leaves
+    through NAT) and fails while that region is down — the DR region must pull from its own
+    registry. ECR replication and pull-through cache rules keep the repository path and the digest
+    the same in every region, so only the registry host changes. Any other reference (public ECR,
+    Docker Hub, ...) is returned unchanged.
+    """
+    match = _PRIVATE_ECR.match(image)
+    if match is None:
+        return image
+    return (f"{match['account']}.dkr.{match['service']}.{region}.{match['domain']}/{match['rest']}")
 
 
 def supports_sleep_action(kubernetes_version: str) -> bool:
@@ -245,7 +266,7 @@ class Workload(pulumi.ComponentResource):
         ]
         container = k8s.core.v1.ContainerArgs(
             name=svc.name,
-            image=svc.image,
+            image=regional_image(svc.image, args.region),
             image_pull_policy="IfNotPresent",
             ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=svc.port, protocol="TCP")],
             env=[k8s.core.v1.EnvVarArgs(name="PORT", value=str(svc.port)),

@@ -484,7 +484,7 @@ def _nat_tier(graph: Graph, lanes: dict[str, dict[str, Any]]) -> Tier:
     return Tier("NAT per AZ", f"{len(nats)} NAT gateway(s) for {len(deps)} AZ lanes: {where}", len(nats), k, figure,
                 availability, MTTR_HOURS["lane"], True, failure="a NAT gateway (or its AZ) fails",
                 impact=("every AZ sharing it loses egress" if shared else "that AZ's private subnets lose egress; "
-                        "image pulls still work through the S3/ECR endpoints"),
+                        "private-ECR image pulls still work through the S3/ECR endpoints"),
                 mitigation="one NAT gateway and private route table per AZ; S3/ECR VPC endpoints",
                 recovery="other AZs unaffected; evacuate the AZ with a zonal shift")
 

@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from components.workload import HOST_KEY, ZONE_KEY, min_available, node_port, supports_sleep_action
+from components.workload import (
+    HOST_KEY,
+    ZONE_KEY,
+    min_available,
+    node_port,
+    regional_image,
+    supports_sleep_action,
+)
 from hastack.plan.render import Plan, read_stack_config
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -176,3 +183,30 @@ def test_pure_helpers() -> None:
     with pytest.raises(ValueError, match="at least 2 replicas"):
         min_available(1)
     assert supports_sleep_action("1.30") and supports_sleep_action("1.33") and not supports_sleep_action("1.29")
+
+
+@pytest.mark.parametrize(("image", "region", "expected"), [
+    ("123456789012.dkr.ecr.us-east-1.amazonaws.com/hastack/predictor@sha256:" + "a" * 64, "us-west-2",
+     "123456789012.dkr.ecr.us-west-2.amazonaws.com/hastack/predictor@sha256:" + "a" * 64),
+    ("123456789012.dkr.ecr.us-east-1.amazonaws.com/ecr-public/hastack/predictor:1.4.2", "us-east-1",
+     "123456789012.dkr.ecr.us-east-1.amazonaws.com/ecr-public/hastack/predictor:1.4.2"),
+    ("123456789012.dkr.ecr-fips.us-east-1.amazonaws.com/p:1", "us-west-2",
+     "123456789012.dkr.ecr-fips.us-west-2.amazonaws.com/p:1"),
+    ("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/p:1", "cn-northwest-1",
+     "123456789012.dkr.ecr.cn-northwest-1.amazonaws.com.cn/p:1"),
+    ("public.ecr.aws/hastack/predictor:1.4.2", "us-west-2", "public.ecr.aws/hastack/predictor:1.4.2"),
+    ("docker.io/library/nginx:1.27", "us-west-2", "docker.io/library/nginx:1.27"),
+])
+def test_private_ecr_images_are_pulled_from_the_regions_own_registry(image: str, region: str, expected: str) -> None:
+    assert regional_image(image, region) == expected
+
+
+def test_dr_pods_pull_a_private_ecr_image_from_the_dr_registry(render_config: Any, prod_config: dict[str, Any]) -> None:
+    digest = "sha256:" + "b" * 64
+    registry = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    prod_config["hastack:services"][0]["image"] = f"{registry}/hastack/predictor@{digest}"
+    plan = render_config(prod_config)
+    images = {d["homeRegion"]: _pod_spec(d)["containers"][0]["image"] for d in plan.of_type(DEPLOYMENT)
+              if d["inputs"]["metadata"]["name"] == "predictor"}
+    assert images == {"us-east-1": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/hastack/predictor@{digest}",
+                      "us-west-2": f"123456789012.dkr.ecr.us-west-2.amazonaws.com/hastack/predictor@{digest}"}
