@@ -83,6 +83,9 @@ K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 K8S_PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 K8S_HPAS = ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:autoscaling/v1:HorizontalPodAutoscaler")
 K8S_SECRET = "kubernetes:core/v1:Secret"
+K8S_SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+#: Kubernetes objects whose `spec.template.spec` is a pod spec.
+K8S_POD_CONTROLLERS = (K8S_DEPLOYMENT, "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet")
 
 #: How the offline plan writes a value the program marked secret (the engine's own redaction).
 SECRET_PLACEHOLDER = "[secret]"
@@ -169,6 +172,29 @@ def as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return list(value) if isinstance(value, list) else [value]
+
+
+_QUANTITY_RE = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
+_QUANTITY_FACTORS = {None: 1.0, "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+                     "P": 1e15, "E": 1e18, "Ki": 2.0 ** 10, "Mi": 2.0 ** 20, "Gi": 2.0 ** 30, "Ti": 2.0 ** 40,
+                     "Pi": 2.0 ** 50, "Ei": 2.0 ** 60}
+
+
+def quantity(value: Any) -> float | None:
+    """A Kubernetes resource quantity ("500m", "2", 1.5, "2Gi", "1e9") as a plain number; None if invalid.
+
+    CPU comes out in cores (0.5 for "500m"), memory in bytes (2147483648 for "2Gi").
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str):
+        return None
+    match = _QUANTITY_RE.match(value.strip())
+    if match is None:
+        return None
+    return float(match.group(1)) * _QUANTITY_FACTORS[match.group(2)]
 
 
 def region_in(text: Any) -> str | None:

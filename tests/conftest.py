@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from hastack.plan.render import Plan, read_stack_config, render
+from hastack.policy.runner import PolicyPackProcess
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +44,16 @@ def failed_over_plan() -> Plan:
     config = copy.deepcopy(read_stack_config("prod"))
     config["hastack:activeRegion"] = config["hastack:drRegion"]
     return render("prod", config=config)
+
+
+@pytest.fixture(scope="session")
+def policy_pack() -> Iterator[PolicyPackProcess]:
+    """One running policy pack per test session (per xdist worker), shared by the policy test modules."""
+    with PolicyPackProcess() as pack:
+        yield pack
+
+
+@pytest.fixture(scope="session")
+def prod_plan_json(prod_plan: Plan) -> dict[str, Any]:
+    """The prod plan as the runner reads it (do not mutate: scenario helpers copy it)."""
+    return prod_plan.to_json()

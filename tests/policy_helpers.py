@@ -9,7 +9,8 @@ still going through Handshake/Configure/Analyze/AnalyzeStack on the real process
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from hastack.policy.config import config_path, load_policy_config
@@ -79,12 +80,61 @@ def mutated(plan: dict[str, Any], *mutations: Mutation) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class Set:
+    """Set `path` of resource `name` in its inputs and outputs together (as a preview shows a change)."""
+
+    name: str
+    path: str
+    value: Any
+
+    @property
+    def touches(self) -> frozenset[str]:
+        return frozenset({self.name})
+
+    def __call__(self, plan: dict[str, Any]) -> None:
+        set_prop(plan, self.name, self.path, self.value)
+
+
+@dataclass(frozen=True)
+class Drop:
+    name: str
+
+    @property
+    def touches(self) -> frozenset[str]:
+        return frozenset({self.name})
+
+    def __call__(self, plan: dict[str, Any]) -> None:
+        drop(plan, self.name)
+
+
 def sets(name: str, path: str, value: Any) -> Mutation:
-    return lambda plan: set_prop(plan, name, path, value)
+    return Set(name, path, value)
 
 
 def drops(name: str) -> Mutation:
-    return lambda plan: drop(plan, name)
+    return Drop(name)
+
+
+def touching(*names: str) -> Callable[[Mutation], Mutation]:
+    """Declare which resources a hand-written mutation changes (so it can share a batch)."""
+
+    def mark(fn: Mutation) -> Mutation:
+        fn.touches = frozenset(names)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def touched(mutations: Sequence[Mutation]) -> frozenset[str] | None:
+    """Resource names the mutations change; None when one of them doesn't say."""
+    names: set[str] = set()
+    for m in mutations:
+        t = getattr(m, "touches", None)
+        if t is None:
+            return None
+        names |= t
+    return frozenset(names)
 
 
 def prop(plan: dict[str, Any], name: str, path: str) -> Any:
@@ -96,3 +146,130 @@ def prop(plan: dict[str, Any], name: str, path: str) -> Any:
 
 def violations_of(report: PolicyReport, policy: str) -> list[str]:
     return [v.message for v in report.violations if v.policy == policy]
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenario tables, run in batches
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One row of a rule's table: a change of the prod plan and the exact messages the rule must report.
+
+    `on` names the resource whose URN the messages are reported on (None: wherever the rule reports,
+    e.g. the stack). `expected` empty means the variant must pass.
+    """
+
+    id: str
+    policy: str
+    mutations: tuple[Mutation, ...]
+    expected: tuple[str, ...] = ()
+    on: str | None = None
+    config: dict[str, Any] | None = None
+
+    @property
+    def touches(self) -> frozenset[str] | None:
+        return touched(self.mutations)
+
+
+def scenario(id: str, policy: str, *mutations: Mutation, on: str | None = None,  # noqa: A002
+             expect: Sequence[str] = (), config: dict[str, Any] | None = None) -> Scenario:
+    return Scenario(id, policy, tuple(mutations), tuple(expect), on, config)
+
+
+def merged_config(base: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
+    if not extra:
+        return base
+    return {k: {**base.get(k, {}), **extra.get(k, {})} for k in {*base, *extra}}
+
+
+@dataclass
+class ScenarioRunner:
+    """Runs scenario tables through the real pack, several scenarios per check where that is safe.
+
+    Scenarios of *resource* rules whose changes touch disjoint resources (and that report on a
+    resource they touch) share one plan and one check: a resource rule only sees its own resource,
+    so their verdicts cannot mix. Everything else (stack rules, config overrides, hand-written
+    mutations that don't say what they touch) runs alone. Batches are computed lazily and cached, so
+    each parametrized test triggers at most one check.
+    """
+
+    pack: PolicyPackProcess
+    plan: dict[str, Any]
+    scenarios: Sequence[Scenario]
+    base_config: dict[str, Any]
+    _batches: list[list[Scenario]] = field(default_factory=list)
+    _results: dict[int, tuple[PolicyReport, dict[str, Any]]] = field(default_factory=dict)
+    _baseline: set[tuple[str, str, str]] | None = None
+
+    def __post_init__(self) -> None:
+        kinds = {p.name: p.kind for p in self.pack.policies()}
+        unknown = sorted({s.policy for s in self.scenarios} - set(kinds))
+        assert not unknown, f"scenarios name policies the pack doesn't have: {unknown}"
+        ids = [s.id for s in self.scenarios]
+        assert len(ids) == len(set(ids)), "scenario ids must be unique"
+        used: list[set[str]] = []
+        for s in self.scenarios:
+            names = s.touches
+            alone = (kinds[s.policy] != "resource" or s.config or names is None or s.on is None
+                     or s.on not in names)
+            if not alone:
+                assert names is not None
+                for batch, taken in zip(self._batches, used, strict=True):
+                    if taken is not None and not (taken & names):
+                        batch.append(s)
+                        taken |= names
+                        break
+                else:
+                    self._batches.append([s])
+                    used.append(set(names))
+                continue
+            self._batches.append([s])
+            used.append(None)  # type: ignore[arg-type]
+
+    def batch_of(self, scenario_id: str) -> int:
+        return next(i for i, b in enumerate(self._batches) if any(s.id == scenario_id for s in b))
+
+    def report(self, scenario_id: str) -> tuple[PolicyReport, dict[str, Any]]:
+        """The check of the scenario's batch (run on first use) and the plan it checked."""
+        index = self.batch_of(scenario_id)
+        if index not in self._results:
+            batch = self._batches[index]
+            plan = mutated(self.plan, *(m for s in batch for m in s.mutations))
+            config = merged_config(self.base_config, batch[0].config if len(batch) == 1 else None)
+            self._results[index] = (self.pack.check(plan, self._policy_config(batch, config)), plan)
+        return self._results[index]
+
+    def _policy_config(self, batch: Sequence[Scenario], config: dict[str, Any]) -> dict[str, Any]:
+        """Only the batch's rules, each at its default level with the stack's settings."""
+        levels = {p.name: p.enforcement_level for p in self.pack.policies()}
+        policy_config: dict[str, Any] = {"all": "disabled"}
+        for s in batch:
+            policy_config[s.policy] = {**config.get(s.policy, {}), "enforcementLevel": levels[s.policy]}
+        return policy_config
+
+    def baseline(self) -> set[tuple[str, str, str]]:
+        """(policy, urn, message) the unchanged plan already reports for the table's rules (advisories)."""
+        if self._baseline is None:
+            report = self.pack.check(self.plan, self._policy_config(self.scenarios, self.base_config))
+            self._baseline = {(v.policy, v.urn, v.message) for v in report.violations}
+        return self._baseline
+
+    def messages(self, scenario_id: str) -> list[str]:
+        s = next(s for s in self.scenarios if s.id == scenario_id)
+        report, plan = self.report(scenario_id)
+        urn = resource(plan, s.on)["urn"] if s.on is not None else None
+        return [v.message for v in report.violations if v.policy == s.policy and (urn is None or v.urn == urn)]
+
+    def collateral(self, scenario_id: str) -> list[str]:
+        """Violations of the batch's policies on resources no scenario of the batch touched."""
+        batch = self._batches[self.batch_of(scenario_id)]
+        if len(batch) == 1:
+            return []
+        report, plan = self.report(scenario_id)
+        urns = {r["name"]: r["urn"] for r in plan["resources"]}
+        allowed = {urns[n] for s in batch for n in (s.touches or ()) if n in urns}
+        baseline = self.baseline()
+        return [f"{v.policy} on {v.urn}: {v.message}" for v in report.violations
+                if v.urn not in allowed and (v.policy, v.urn, v.message) not in baseline]

@@ -7,13 +7,15 @@ fire. The unchanged prod and staging plans pass every mandatory rule.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
 from typing import Any
 
 import pytest
 
+from hastack.paths import REPO_ROOT
 from hastack.plan.render import Plan
 from hastack.policy.runner import PolicyPackProcess, PolicyReport
+from tests import test_policy_workload
 from tests.policy_helpers import (
     DELETE,
     Mutation,
@@ -24,14 +26,13 @@ from tests.policy_helpers import (
     set_prop,
     sets,
     stack_config,
-    start_pack,
     violations_of,
 )
 
 
 @pytest.fixture(scope="module")
-def pack() -> Iterator[PolicyPackProcess]:
-    yield from start_pack()
+def pack(policy_pack: PolicyPackProcess) -> PolicyPackProcess:
+    return policy_pack
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +58,17 @@ def run(pack: PolicyPackProcess, plan: dict[str, Any], policy: str, *mutations: 
     return pack.check(mutated(plan, *mutations), only(pack, policy, base))
 
 
+#: The per-module scenario tables of the newer rules (each module runs its own).
+SCENARIO_TABLES = (test_policy_workload,)
+
 # ---------------------------------------------------------------------------------------------
 # The shipped stacks pass
 # ---------------------------------------------------------------------------------------------
 
-ADVISORY_ON_PROD = {"standby-data-tier-redundancy"}
+#: Advisory rules (they report, never block) and what the shipped stacks report through them: the
+#: pilot-light DR tiers, and the placeholder images, which are tags (README: Container images).
+ADVISORY = {"standby-data-tier-redundancy", "image-pinned-by-digest"}
+ADVISORY_ON_PROD = ADVISORY
 
 
 def test_prod_passes_every_mandatory_rule(prod_report: PolicyReport) -> None:
@@ -82,7 +89,7 @@ def test_every_rule_is_described_and_mandatory_by_default(pack: PolicyPackProces
     for p in policies:
         assert p.name == p.name.lower() and " " not in p.name and "_" not in p.name
         assert p.description and p.remediation and p.severity
-        assert p.enforcement_level == ("advisory" if p.name in ADVISORY_ON_PROD else "mandatory")
+        assert p.enforcement_level == ("advisory" if p.name in ADVISORY else "mandatory")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,7 +397,20 @@ def test_advisory_rules_report_without_blocking(prod_report: PolicyReport) -> No
 
 def test_every_rule_has_a_failing_and_a_passing_case(pack: PolicyPackProcess) -> None:
     names = {p.name for p in pack.policies()}
-    failing = {c[1] for c in FAILING}
+    tables = [s for module in SCENARIO_TABLES for s in module.SCENARIOS]
+    failing = {c[1] for c in FAILING} | {s.policy for s in tables if s.expected}
     # every rule passes on the shipped prod plan (test_prod_passes_every_mandatory_rule) and fails here
     assert names - failing <= {"standby-data-tier-redundancy"}
     assert {"standby-data-tier-redundancy", "eks-endpoint-restricted"} <= {c[1] for c in PASSING}
+    # the scenario tables hold a passing variant of each of their rules too
+    assert {s.policy for s in tables if s.expected} <= {s.policy for s in tables if not s.expected}
+
+
+def test_docs_rule_table_and_readme_count_match_the_pack(pack: PolicyPackProcess) -> None:
+    """docs/policy-pack.md lists every rule as the pack declares it; the README counts them."""
+    rows = re.findall(r"^\| `([a-z0-9-]+)` \| (\w+) \| (\w+) \| (\w+) \| (.+) \|$",
+                      (REPO_ROOT / "docs" / "policy-pack.md").read_text(), re.MULTILINE)
+    declared = [(p.name, p.kind, p.enforcement_level, p.severity, p.description) for p in pack.policies()]
+    assert sorted(rows) == sorted(declared)
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert f" {len(declared)} rules:" in readme
