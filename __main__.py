@@ -15,30 +15,12 @@ from components.observability import alarm_topic_arns, paging_topics, stack_obse
 from components.placement import site_of
 from components.region import Region, RegionArgs
 from hastack.config import load_config
+from hastack.outputs import export_stack_outputs
 
 config = load_config()
 
 primary = Region("primary", RegionArgs(config=config, region=config.primary_region, role="primary"))
 dr = Region("dr", RegionArgs(config=config, region=config.dr_region, role="dr"))
-
-pulumi.export("primaryRegion", config.primary_region)
-pulumi.export("drRegion", config.dr_region)
-pulumi.export("activeRegion", config.active_region)
-pulumi.export("drMode", config.dr_mode)
-pulumi.export("vpcIds", {primary.region: primary.network.vpc_id, dr.region: dr.network.vpc_id})
-pulumi.export("services", [{"name": s.name, "port": s.port, "nodePort": s.node_port, "replicas": s.replicas}
-                           for s in primary.workload.services])
-pulumi.export("clusters", {r.region: {"name": r.cluster.cluster_name, "arn": r.cluster.cluster_arn}
-                           for r in (primary, dr)})
-pulumi.export("nodeGroups", {r.region: [{"name": ng.name, "az": ng.az, "clusterName": r.cluster.cluster_name,
-                                         "minSize": ng.size.min_size, "desiredSize": ng.size.desired_size,
-                                         "maxSize": ng.size.max_size} for ng in r.node_groups]
-                             for r in (primary, dr)})
-# What `hastack dr scale-up` scales the DR node groups to: the primary's per-AZ size.
-pulumi.export("drNodeGroups", [{"clusterName": dr.cluster.cluster_name, "name": ng.name, "az": ng.az,
-                                "prodMinSize": config.nodes.primary.min_size,
-                                "prodDesiredSize": config.nodes.primary.desired_size,
-                                "prodMaxSize": config.nodes.primary.max_size} for ng in dr.node_groups])
 
 # The cross-region tiers: data replicated primary -> DR, DNS failover between the two ALBs, the DR lock.
 # Each renders its failed-over shape when activeRegion == drRegion (see each module's docstring).
@@ -57,16 +39,37 @@ dns = FailoverDns("dns", FailoverDnsArgs(zone_name=config.zone_name, record_name
                                          failed_over=config.failed_over))
 dr_lock = DrLock("dr-lock", DrLockArgs(table_name=f"{name_prefix}-dr-lock", region=dr.region, provider=dr.provider))
 
-pulumi.export("database", database.outputs)
-pulumi.export("cache", cache.outputs)
-pulumi.export("ingress", {r.region: r.ingress.outputs for r in (primary, dr)})
-pulumi.export("dns", dns.outputs)
-pulumi.export("lockTable", dr_lock.outputs)
-pulumi.export("rpoBudgetSeconds", config.slo.rpo_seconds)
-pulumi.export("rtoBudgetSeconds", config.slo.rto_minutes * 60)
-pulumi.export("drTimeouts", {"fenceTimeoutSeconds": config.dr.fence_timeout_seconds,
-                             "waitTimeoutSeconds": config.dr.wait_timeout_seconds})
-
 # Alarms last: they watch what the components above created (see components/observability.py).
 observability = stack_observability(config, (primary, dr), database, cache, dns, paging)
-pulumi.export("alarmTopicArns", alarm_topic_arns(observability))
+
+# The stack outputs: one `StackOutputs` (hastack/outputs.py), the contract `hastack dr` reads.
+regions = (primary, dr)
+export_stack_outputs(
+    primary_region=config.primary_region,
+    dr_region=config.dr_region,
+    active_region=config.active_region,
+    dr_mode=config.dr_mode,
+    rpo_budget_seconds=config.slo.rpo_seconds,
+    rto_budget_seconds=config.slo.rto_minutes * 60,
+    dr_timeouts={"fence_timeout_seconds": config.dr.fence_timeout_seconds,
+                 "wait_timeout_seconds": config.dr.wait_timeout_seconds},
+    services=[{"name": s.name, "port": s.port, "node_port": s.node_port, "replicas": s.replicas}
+              for s in primary.workload.services],
+    clusters={r.region: {"name": r.cluster.cluster_name, "arn": r.cluster.cluster_arn} for r in regions},
+    node_groups={r.region: [{"name": ng.name, "az": ng.az, "cluster_name": r.cluster.cluster_name,
+                             "min_size": ng.size.min_size, "desired_size": ng.size.desired_size,
+                             "max_size": ng.size.max_size} for ng in r.node_groups]
+                 for r in regions},
+    # What `hastack dr scale-up` scales the DR node groups to: the primary's per-AZ size.
+    dr_node_groups=[{"cluster_name": dr.cluster.cluster_name, "name": ng.name, "az": ng.az,
+                     "prod_min_size": config.nodes.primary.min_size,
+                     "prod_desired_size": config.nodes.primary.desired_size,
+                     "prod_max_size": config.nodes.primary.max_size} for ng in dr.node_groups],
+    database=database.outputs,
+    cache=cache.outputs,
+    ingress={r.region: r.ingress.outputs for r in regions},
+    dns=dns.outputs,
+    lock_table=dr_lock.outputs,
+    alarm_topic_arns=alarm_topic_arns(observability),
+    vpc_ids={r.region: r.network.vpc_id for r in regions},
+)

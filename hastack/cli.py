@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
 from hastack.errors import UserError
@@ -78,7 +79,7 @@ class Commands(LazyGroup):
         try:
             return super().invoke(ctx)
         except UserError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
 

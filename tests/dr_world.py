@@ -388,7 +388,7 @@ class World:
     def dr_db(self) -> dict[str, Any]:
         o = self.outputs
         return self.client("rds", o.dr_region).describe_db_instances(
-            DBInstanceIdentifier=o.db_replica.identifier)["DBInstances"][0]
+            DBInstanceIdentifier=o.database.replica.identifier)["DBInstances"][0]
 
     def dr_sizes(self) -> list[tuple[int, int, int]]:
         eks = self.client("eks", self.outputs.dr_region)
@@ -399,19 +399,19 @@ class World:
         return out
 
     def switch_inverted(self) -> bool:
-        hc = self.client("route53", "us-east-1").get_health_check(HealthCheckId=self.outputs.switch_health_check_id)
+        hc = self.client("route53", "us-east-1").get_health_check(HealthCheckId=self.outputs.dns.switch_health_check_id)
         return bool(hc["HealthCheck"]["HealthCheckConfig"].get("Inverted"))
 
     def cache_primary(self) -> str:
         g = self.client("elasticache", self.outputs.dr_region).describe_global_replication_groups(
-            GlobalReplicationGroupId=self.outputs.cache_global_datastore_id, ShowMemberInfo=True)
+            GlobalReplicationGroupId=self.outputs.cache.global_datastore_id, ShowMemberInfo=True)
         return next(m["ReplicationGroupRegion"] for m in g["GlobalReplicationGroups"][0]["Members"]
                     if m["Role"] == "PRIMARY")
 
     def lock_item(self) -> dict[str, Any] | None:
         o = self.outputs
-        return self.client("dynamodb", o.lock_region).get_item(
-            TableName=o.lock_table, Key={"lockId": {"S": f"dr-lock#{o.stack}"}}).get("Item")
+        return self.client("dynamodb", o.lock_table.region).get_item(
+            TableName=o.lock_table.name, Key={"lockId": {"S": f"dr-lock#{o.stack}"}}).get("Item")
 
     def snapshot(self) -> dict[str, Any]:
         db = self.dr_db()

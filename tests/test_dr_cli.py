@@ -48,7 +48,7 @@ def test_dry_run_json_and_its_exit_code(world: World) -> None:
     assert ready.exit_code == 0, ready.output
     body = json.loads(ready.stdout)
     assert body["dryRun"] is True and body["ok"] is True and body["changed"] is False
-    put_replica_lag(world.client, "us-west-2", world.outputs.db_replica.identifier, 300)
+    put_replica_lag(world.client, "us-west-2", world.outputs.database.replica.identifier, 300)
     not_ready = dr(world, "scale-up", "--dry-run", "--json")
     assert not_ready.exit_code == 1
     assert json.loads(not_ready.stdout)["summary"].startswith("dry run: NOT ready")

@@ -56,7 +56,7 @@ def test_failback_end_to_end_then_nothing_to_do(failed_over: World) -> None:
     # The original identifier is the standalone Multi-AZ writer again, created by failback (tagged).
     home = db(world, PRIMARY, ORIGINAL)
     assert home.get("ReadReplicaSourceDBInstanceIdentifier") is None
-    assert home["MultiAZ"] is True and home["DBInstanceClass"] == world.outputs.db_prod_instance_class
+    assert home["MultiAZ"] is True and home["DBInstanceClass"] == world.outputs.database.prod_instance_class
     assert FAILBACK_TAG in {t["Key"] for t in home["TagList"]}
     # The old primary is renamed aside and kept; the fenced DR writer too.
     aside = [i for i in ids(world, PRIMARY) if i.startswith(f"{ORIGINAL}-pre-failover-")]

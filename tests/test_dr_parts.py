@@ -1,10 +1,12 @@
-"""DR command parts that need no moto world: outputs contract, Global Datastore failover (Stubber), clock."""
+"""DR command parts that need no moto world: Global Datastore failover (Stubber), clock.
+
+The outputs contract has its own tests: tests/test_outputs_contract.py.
+"""
 
 from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -15,51 +17,13 @@ from hastack.dr import steps
 from hastack.dr.aws import ClientFactory
 from hastack.dr.clock import SimClock
 from hastack.dr.journal import Journal
-from hastack.dr.outputs import OutputsError, load_outputs, parse_outputs
+from hastack.dr.outputs import parse_outputs
 from hastack.plan.render import stack_output_json
 
 
 @pytest.fixture()
 def raw_outputs(prod_plan: Any) -> dict[str, Any]:
     return copy.deepcopy(stack_output_json(prod_plan.outputs))
-
-
-def test_the_prod_plan_outputs_follow_the_dr_contract(raw_outputs: dict[str, Any]) -> None:
-    o = parse_outputs(raw_outputs, "prod")
-    assert (o.primary_region, o.dr_region) == ("us-east-1", "us-west-2")
-    assert o.db_replica.region == "us-west-2" and o.db_prod_instance_class
-    assert len(o.dr_node_groups) == 3 and all(g.prod_desired_size >= 1 for g in o.dr_node_groups)
-    assert set(o.ingress["us-west-2"].target_group_arns) == {s.name for s in o.services}
-    assert o.switch_health_check_id and o.lock_table and o.lock_region == "us-west-2"
-    assert o.fence_timeout_seconds > 0 and o.wait_timeout_seconds > o.fence_timeout_seconds
-
-
-def test_missing_and_malformed_outputs_are_all_named(raw_outputs: dict[str, Any]) -> None:
-    del raw_outputs["lockTable"]
-    del raw_outputs["database"]["replica"]["identifier"]
-    raw_outputs["rpoBudgetSeconds"] = "sixty"
-    with pytest.raises(OutputsError) as info:
-        parse_outputs(raw_outputs, "prod")
-    text = str(info.value)
-    assert text.startswith("stack 'prod': the outputs do not follow the DR contract (4 problems):")
-    for fragment in ("missing output lockTable.name", "missing output lockTable.region",
-                     "missing output database.replica.identifier", 'output rpoBudgetSeconds = "sixty" should be a'):
-        assert fragment in text
-
-
-def test_outputs_file_errors_are_clear(tmp_path: Path) -> None:
-    with pytest.raises(OutputsError, match=r"--outputs .*nope.json: no such file \(run `make plan STACK=prod`"):
-        load_outputs("prod", tmp_path / "nope.json")
-    bad = tmp_path / "bad.json"
-    bad.write_text("{not json")
-    with pytest.raises(OutputsError, match="not valid JSON"):
-        load_outputs("prod", bad)
-
-
-def test_without_outputs_file_and_without_pulumi_cli_says_what_to_pass(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(OutputsError, match="the pulumi CLI is not installed: pass --outputs FILE"):
-        load_outputs("prod", None)
 
 
 class StubbedElastiCache(ClientFactory):
@@ -82,7 +46,7 @@ def _group(gid: str, primary: str, status: str = "available") -> dict[str, Any]:
 
 def test_global_datastore_failover_sends_exactly_this_request(raw_outputs: dict[str, Any]) -> None:
     o = parse_outputs(raw_outputs, "prod")
-    gid = o.cache_global_datastore_id
+    gid = o.cache.global_datastore_id
     client = boto3.client("elasticache", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
     describe = {"GlobalReplicationGroupId": gid, "ShowMemberInfo": True}
     with Stubber(client) as stub:
@@ -102,7 +66,7 @@ def test_global_datastore_failover_sends_exactly_this_request(raw_outputs: dict[
 
 def test_global_datastore_already_on_dr_is_not_failed_over_again(raw_outputs: dict[str, Any]) -> None:
     o = parse_outputs(raw_outputs, "prod")
-    gid = o.cache_global_datastore_id
+    gid = o.cache.global_datastore_id
     client = boto3.client("elasticache", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(client) as stub:
         stub.add_response("describe_global_replication_groups", _group(gid, "us-west-2"),

@@ -49,7 +49,7 @@ def sentence(result: Any, name: str) -> str:
 def assert_production(world: World) -> None:
     db = world.dr_db()
     assert db.get("ReadReplicaSourceDBInstanceIdentifier") is None, "DR DB still a replica"
-    assert db["MultiAZ"] is True and db["DBInstanceClass"] == world.outputs.db_prod_instance_class
+    assert db["MultiAZ"] is True and db["DBInstanceClass"] == world.outputs.database.prod_instance_class
     assert world.dr_sizes() == [(1, 2, 6)] * 3
     assert world.switch_inverted() is True
     assert world.cache_primary() == DR
@@ -59,7 +59,7 @@ def assert_production(world: World) -> None:
 def test_the_world_is_seeded_from_the_plan_names(world: World) -> None:
     plan_names = [g["name"] for g in world.raw["drNodeGroups"]]
     assert plan_names and all(n.startswith("dr-cluster-ng-") for n in plan_names)
-    assert world.outputs.db_replica.identifier == "hastack-prod-us-west-2"
+    assert world.outputs.database.replica.identifier == "hastack-prod-us-west-2"
     assert world.dr_db()["ReadReplicaSourceDBInstanceIdentifier"].endswith(":db:hastack-prod-us-east-1")
     assert world.dr_sizes() == [(0, 0, 6)] * 3
     assert world.switch_inverted() is False and world.cache_primary() == PRIMARY
@@ -104,7 +104,7 @@ def test_dry_run_changes_nothing_and_records_every_step(world: World) -> None:
 
 
 def test_dry_run_is_not_ready_when_lag_is_over_budget(world: World) -> None:
-    put_replica_lag(world.client, DR, world.outputs.db_replica.identifier, 300)
+    put_replica_lag(world.client, DR, world.outputs.database.replica.identifier, 300)
     result = run(world, dry_run=True)
     assert not result.ok
     assert result.summary.startswith("dry run: NOT ready")
@@ -112,7 +112,7 @@ def test_dry_run_is_not_ready_when_lag_is_over_budget(world: World) -> None:
 
 
 def test_lag_over_budget_is_refused_before_anything_changes(world: World) -> None:
-    put_replica_lag(world.client, DR, world.outputs.db_replica.identifier, 300)
+    put_replica_lag(world.client, DR, world.outputs.database.replica.identifier, 300)
     before = world.snapshot()
     result = run(world)
     assert not result.ok
@@ -124,7 +124,7 @@ def test_lag_over_budget_is_refused_before_anything_changes(world: World) -> Non
 
 
 def test_lag_over_budget_accepted_with_the_flag(world: World) -> None:
-    put_replica_lag(world.client, DR, world.outputs.db_replica.identifier, 300)
+    put_replica_lag(world.client, DR, world.outputs.database.replica.identifier, 300)
     result = run(world, accept_data_loss=True)
     assert result.ok, result.summary
     assert result.lag_at_promotion == 300.0
@@ -134,7 +134,7 @@ def test_lag_over_budget_accepted_with_the_flag(world: World) -> None:
 
 def _hold_lock(world: World, owner: str, host: str, expires_in: float) -> None:
     o = world.outputs
-    world.client("dynamodb", o.lock_region).put_item(TableName=o.lock_table, Item={
+    world.client("dynamodb", o.lock_table.region).put_item(TableName=o.lock_table.name, Item={
         "lockId": {"S": f"dr-lock#{o.stack}"}, "owner": {"S": owner}, "host": {"S": host}, "pid": {"N": "4242"},
         "since": {"S": "2026-01-01T03:00:00+00:00"}, "runId": {"S": "otherrun"}, "command": {"S": "dr scale-up"},
         "expiresAt": {"N": str(int(dt.datetime.now(dt.UTC).timestamp() + expires_in))}})
@@ -228,7 +228,7 @@ def test_primary_unreachable_fence_times_out_is_recorded_and_the_run_goes_on(wor
     assert fence is not None and fence.status == "timed-out"
     assert fence.sentence.startswith("could not fence us-east-1: Route 53 did not answer within ")
     assert "going on — the DNS step flips the switch again" in fence.sentence
-    assert fence.duration <= world.outputs.fence_timeout_seconds
+    assert fence.duration <= world.outputs.dr_timeouts.fence_timeout_seconds
     assert sentence(result, "dns-switch").startswith("switched DNS: switch ")
     assert_production(world)
 

@@ -162,7 +162,8 @@ def test_cli_user_errors_exit_2_without_traceback(tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, ["drill", "db-failover", "--stack", "prod", "--outputs", str(partial),
                                    "--dry-run"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
-    assert "missing output database.primary.identifier" in bad.output
+    assert "  - database.primary: missing (an object {region, identifier, arn, endpoint, proxyEndpoint})" \
+        in bad.output.splitlines()
 
 
 def test_cli_refuses_to_act_without_a_terminal_or_yes(aws_env: None, outputs_file: Path) -> None:

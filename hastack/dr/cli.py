@@ -26,7 +26,7 @@ from hastack.dr.aws import factory_for
 from hastack.dr.clock import WallClock
 from hastack.dr.journal import Journal
 from hastack.dr.orchestrator import RunResult, ScaleUp, plan_rows
-from hastack.dr.outputs import DrOutputs, OutputsError, load_outputs
+from hastack.dr.outputs import DrOutputs, load_outputs
 from hastack.dr.progress import LiveProgress, NullProgress, PlainProgress
 from hastack.errors import EXIT_REFUSED, UserError
 
@@ -45,10 +45,7 @@ JSON_OUT = typer.Option(False, "--json", help="Print the report as JSON on stdou
 
 
 def _outputs(stack: str, path: Path | None) -> DrOutputs:
-    try:
-        return load_outputs(stack, path)
-    except OutputsError as exc:
-        raise UserError(str(exc)) from None
+    return load_outputs(stack, path)  # an OutputsError is a UserError: the root command prints it, exit 2
 
 
 def _confirm(question: str, yes: bool) -> None:
@@ -110,7 +107,7 @@ def scale_up(
 ) -> None:
     """Turn the pilot-light DR region into production: fence, promote, fail over, scale, switch DNS."""
     outputs = _outputs(stack, outputs_file)
-    aws = factory_for(outputs.fence_timeout_seconds, outputs.wait_timeout_seconds)
+    aws = factory_for(outputs.dr_timeouts.fence_timeout_seconds, outputs.dr_timeouts.wait_timeout_seconds)
     show = err if json_out else out
     if not json_out:
         show.print(f"stack {stack}: primary {outputs.primary_region} -> DR {outputs.dr_region} "
@@ -164,7 +161,7 @@ def _finish(result: RunResult, outputs: DrOutputs, active_region: str, report_fi
 def status(stack: str = STACK, outputs_file: Path | None = OUTPUTS, json_out: bool = JSON_OUT) -> None:
     """Where traffic goes, replica lag, DB role per region, node-group sizes, cache primary, lock holder."""
     outputs = _outputs(stack, outputs_file)
-    aws = factory_for(outputs.fence_timeout_seconds, outputs.wait_timeout_seconds)
+    aws = factory_for(outputs.dr_timeouts.fence_timeout_seconds, outputs.dr_timeouts.wait_timeout_seconds)
     snapshot = st.collect(outputs, aws)
     if json_out:
         print(json.dumps(snapshot, indent=2, default=str))
@@ -187,7 +184,7 @@ def failback(
 ) -> None:
     """Re-protect the old primary region (replica under the original identifier), then switch back with no loss."""
     outputs = _outputs(stack, outputs_file)
-    aws = factory_for(outputs.fence_timeout_seconds, outputs.wait_timeout_seconds)
+    aws = factory_for(outputs.dr_timeouts.fence_timeout_seconds, outputs.dr_timeouts.wait_timeout_seconds)
     plan = fb.FailbackPlan(outputs)
     if not json_out:
         out.print(fb.plan_table(plan))

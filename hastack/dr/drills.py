@@ -38,7 +38,7 @@ from botocore.waiter import WaiterModel, create_waiter_with_client
 from rich.console import Console
 
 from hastack.dr.aws import factory_for
-from hastack.dr.outputs import DrOutputs, OutputsError, load_outputs
+from hastack.dr.outputs import DrOutputs, load_outputs
 from hastack.errors import EXIT_REFUSED, UserError
 
 #: `hastack drill db-failover | cache-failover` (hastack/cli.py puts them in the `drill` group).
@@ -78,11 +78,12 @@ class DrillTargets:
 
     @classmethod
     def from_outputs(cls, outputs: DrOutputs) -> DrillTargets:
-        return cls(stack=outputs.stack, db_region=outputs.db_primary.region,
-                   db_identifier=outputs.db_primary.identifier, cache_region=outputs.cache_primary[0],
-                   cache_replication_group_id=outputs.cache_primary[1],
-                   rto_budget_seconds=outputs.rto_budget_seconds, wait_timeout_seconds=outputs.wait_timeout_seconds,
-                   fence_timeout_seconds=outputs.fence_timeout_seconds)
+        return cls(stack=outputs.stack, db_region=outputs.database.primary.region,
+                   db_identifier=outputs.database.primary.identifier, cache_region=outputs.cache.primary.region,
+                   cache_replication_group_id=outputs.cache.primary.replication_group_id,
+                   rto_budget_seconds=outputs.rto_budget_seconds,
+                   wait_timeout_seconds=outputs.dr_timeouts.wait_timeout_seconds,
+                   fence_timeout_seconds=outputs.dr_timeouts.fence_timeout_seconds)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,10 +373,8 @@ YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation
 
 
 def _targets(stack: str, outputs: Path | None) -> DrillTargets:
-    try:
-        return DrillTargets.from_outputs(load_outputs(stack, outputs))
-    except OutputsError as exc:
-        raise UserError(str(exc)) from None
+    # An OutputsError is a UserError: the root command prints it and exits 2.
+    return DrillTargets.from_outputs(load_outputs(stack, outputs))
 
 
 def _clients(targets: DrillTargets) -> Clients:

@@ -66,12 +66,12 @@ class FailbackPlan:
     @property
     def writer_id(self) -> str:
         """The DR instance: the writer since the scale-up (stack outputs name members by build region)."""
-        return self.outputs.db_replica.identifier
+        return self.outputs.database.replica.identifier
 
     @property
     def original_id(self) -> str:
         """The primary-region writer's identifier, as the program declares it; failback gives it back."""
-        return self.outputs.db_primary.identifier
+        return self.outputs.database.primary.identifier
 
     def aside_prefix(self) -> str:
         return f"{self.original_id[:40]}-pre-failover-"
@@ -98,11 +98,11 @@ class FailbackPlan:
             ("drain-lag", "main", f"wait until ReplicaLag of {self.original_id!r} is 0", "fence"),
             ("promote-home", "database", f"promote {self.original_id!r} in {home}", "parallel"),
             ("home-serving", "database", "wait until it is standalone and serving", "parallel"),
-            ("home-to-prod", "database", f"request Multi-AZ at {o.db_prod_instance_class}", "parallel"),
+            ("home-to-prod", "database", f"request Multi-AZ at {o.database.prod_instance_class}", "parallel"),
             ("cache-back", "cache", f"fail the Global Datastore back to {home}", "parallel"),
             ("home-nodes", "compute", f"{home} node groups at their deployed size", "parallel"),
             ("health-gate-back", "main", f"re-check the {home} DB and cache", "gate"),
-            ("dns-back", "main", f"verify the switch and that {o.record_name} answers the {home} ALB", "dns"),
+            ("dns-back", "main", f"verify the switch and that {o.dns.record_name} answers the {home} ALB", "dns"),
             ("retire-dr-writer", "main", f"rename the fenced {self.writer_id!r} to '{self.retired_prefix()}<date>' "
                                          "(kept; the next pulumi up re-creates the DR replica)", "retire"),
             ("unlock", "main", "release the DR lock", "unlock"),
@@ -146,7 +146,8 @@ class Failback:
         self.dry_run, self.break_lock, self.poll_seconds = dry_run, break_lock, poll_seconds
         self.accept_data_loss = accept_data_loss
         o = plan.outputs
-        self.lock = DrLock(aws, o.lock_table, o.lock_region, o.stack, "dr failback", 2 * o.wait_timeout_seconds + 600)
+        self.lock = DrLock(aws, o.lock_table.name, o.lock_table.region, o.stack, "dr failback",
+                           2 * o.dr_timeouts.wait_timeout_seconds + 600)
 
     # --- world ----------------------------------------------------------------------------------
 
@@ -282,7 +283,7 @@ class Failback:
 
     def _wait_gone(self, region: str, identifier: str) -> None:
         """A rename frees the old identifier after a moment; bounded by the wait timeout."""
-        deadline = self.clock.now() + self.plan.outputs.wait_timeout_seconds
+        deadline = self.clock.now() + self.plan.outputs.dr_timeouts.wait_timeout_seconds
         while probes.db_instance(self.aws, region, identifier) is not None:
             if self.clock.now() + self.poll_seconds > deadline:
                 raise actions.ActionError(f"{identifier!r} in {region} still exists after the rename")
@@ -297,7 +298,7 @@ class Failback:
             return s.Outcome(s.PLANNED, f"would create replica {p.original_id!r} in {p.home} of {p.writer_id!r}")
         writer = probes.db_instance(self.aws, p.writer_region, p.writer_id)
         arn = (writer or {}).get("DBInstanceArn", "")
-        actions.create_cross_region_replica(self.aws, p.home, p.original_id, arn, o.db_prod_instance_class,
+        actions.create_cross_region_replica(self.aws, p.home, p.original_id, arn, o.database.prod_instance_class,
                                             tags={FAILBACK_TAG: _today()})
         return s.Outcome(s.DONE, f"created replica {p.original_id!r} in {p.home} of {p.writer_id!r}")
 
@@ -327,16 +328,16 @@ class Failback:
 
     def _fence_back(self, ctx: s.RunContext) -> s.Outcome:
         o, p = self.plan.outputs, self.plan
-        inverted = probes.switch_inverted(self.aws, o.switch_health_check_id)
+        inverted = probes.switch_inverted(self.aws, o.dns.switch_health_check_id)
         if inverted is None:
-            return s.Outcome(s.FAILED, f"Route 53 switch health check {o.switch_health_check_id} not found")
+            return s.Outcome(s.FAILED, f"Route 53 switch health check {o.dns.switch_health_check_id} not found")
         if not inverted:
-            return s.Outcome(s.ALREADY, f"switch {o.switch_health_check_id} already points at {p.home}")
+            return s.Outcome(s.ALREADY, f"switch {o.dns.switch_health_check_id} already points at {p.home}")
         if self.dry_run:
-            return s.Outcome(s.PLANNED, f"would set switch {o.switch_health_check_id} Inverted=false so "
+            return s.Outcome(s.PLANNED, f"would set switch {o.dns.switch_health_check_id} Inverted=false so "
                                         f"{p.writer_region} stops taking traffic and writes")
-        actions.set_switch(self.aws, o.switch_health_check_id, False)
-        return s.Outcome(s.DONE, f"fenced {p.writer_region}: switch {o.switch_health_check_id} Inverted=false, "
+        actions.set_switch(self.aws, o.dns.switch_health_check_id, False)
+        return s.Outcome(s.DONE, f"fenced {p.writer_region}: switch {o.dns.switch_health_check_id} Inverted=false, "
                                  f"traffic goes to {p.home} (read-only until the promotion)")
 
     def _drain_lag(self, ctx: s.RunContext) -> s.Outcome:
@@ -347,7 +348,7 @@ class Failback:
         if self.dry_run:
             return s.Outcome(s.PLANNED, f"would wait until ReplicaLag of {p.original_id!r} is 0")
         started = self.clock.now()
-        deadline = started + self.plan.outputs.wait_timeout_seconds
+        deadline = started + self.plan.outputs.dr_timeouts.wait_timeout_seconds
         while True:
             lag = probes.replica_lag_seconds(self.aws, p.home, p.original_id)
             if lag == 0:
@@ -358,7 +359,8 @@ class Failback:
                                          "(--accept-data-loss)", {"lagAtPromotion": lag})
             if self.clock.now() + self.poll_seconds > deadline:
                 return s.Outcome(s.FAILED, f"ReplicaLag of {p.original_id!r} did not reach 0 within "
-                                           f"{self.plan.outputs.wait_timeout_seconds:.0f} s (last {lag}); not "
+                                           f"{self.plan.outputs.dr_timeouts.wait_timeout_seconds:.0f} s (last {lag}); "
+                                           "not "
                                            "promoting; traffic is on the read-only replica — re-run, or scale-up again")
             self.clock.sleep(self.poll_seconds)
 
@@ -388,7 +390,7 @@ class Failback:
         return s.Outcome(s.DONE, f"{p.original_id!r} is standalone and serving after {took:.0f} s")
 
     def _home_to_prod(self, ctx: s.RunContext) -> s.Outcome:
-        p, cls = self.plan, self.plan.outputs.db_prod_instance_class
+        p, cls = self.plan, self.plan.outputs.database.prod_instance_class
         home = self._home_db()
         if home is None:
             return s.Outcome(s.FAILED, f"{p.original_id!r} does not exist in {p.home}")
@@ -432,7 +434,7 @@ class Failback:
         home = self._home_db()
         if home is None or probes.is_replica(home) or home.get("DBInstanceStatus") not in ("available", "modifying"):
             problems.append(f"database {p.original_id!r} is {probes.db_role(home)}")
-        primary = probes.cache_primary_region(probes.global_datastore(self.aws, p.home, o.cache_global_datastore_id))
+        primary = probes.cache_primary_region(probes.global_datastore(self.aws, p.home, o.cache.global_datastore_id))
         if primary != p.home:
             problems.append(f"cache primary is in {primary}")
         if self.dry_run:
@@ -445,17 +447,17 @@ class Failback:
     def _dns_back(self, ctx: s.RunContext) -> s.Outcome:
         p, o = self.plan, self.plan.outputs
         if self.dry_run:
-            return s.Outcome(s.PLANNED, f"would verify {o.record_name} answers the {p.home} ALB")
-        if probes.switch_inverted(self.aws, o.switch_health_check_id) is not False:
-            return s.Outcome(s.FAILED, f"switch {o.switch_health_check_id} does not read back as Inverted=false")
+            return s.Outcome(s.PLANNED, f"would verify {o.dns.record_name} answers the {p.home} ALB")
+        if probes.switch_inverted(self.aws, o.dns.switch_health_check_id) is not False:
+            return s.Outcome(s.FAILED, f"switch {o.dns.switch_health_check_id} does not read back as Inverted=false")
         want = o.ingress[p.home].alb_dns_name.rstrip(".").lower()
-        records = probes.failover_records(self.aws, o.hosted_zone_id, o.record_name)
+        records = probes.failover_records(self.aws, o.dns.hosted_zone_id, o.dns.record_name)
         targets = [str(r.get("AliasTarget", {}).get("DNSName", "")).rstrip(".").lower()
                    for r in records if r.get("Failover") == "PRIMARY"]
         if not any(t.endswith(want) for t in targets):
-            return s.Outcome(s.FAILED, f"the PRIMARY record of {o.record_name} does not alias {want} ({targets})")
-        return s.Outcome(s.ALREADY, f"DNS on {p.home}: switch Inverted=false, the PRIMARY record of {o.record_name} "
-                                    f"aliases {o.ingress[p.home].alb_dns_name}")
+            return s.Outcome(s.FAILED, f"the PRIMARY record of {o.dns.record_name} does not alias {want} ({targets})")
+        return s.Outcome(s.ALREADY, f"DNS on {p.home}: switch Inverted=false, the PRIMARY record of "
+                                    f"{o.dns.record_name} aliases {o.ingress[p.home].alb_dns_name}")
 
     def _retire_dr_writer(self, ctx: s.RunContext) -> s.Outcome:
         p = self.plan

@@ -189,15 +189,15 @@ class ScaleUp:
         self.dry_run, self.accept_data_loss, self.break_lock = dry_run, accept_data_loss, break_lock
         self.poll_seconds = poll_seconds
         self.command = command
-        ttl = 2 * outputs.wait_timeout_seconds + 600
-        self.lock = DrLock(aws, outputs.lock_table, outputs.lock_region, outputs.stack, command, ttl)
+        ttl = 2 * outputs.dr_timeouts.wait_timeout_seconds + 600
+        self.lock = DrLock(aws, outputs.lock_table.name, outputs.lock_table.region, outputs.stack, command, ttl)
 
     def _journal(self) -> Journal:
         try:
             key = self.lock.key
         except LockError:
             return Journal(read_only=True)
-        journal = Journal(self.aws, self.outputs.lock_table, self.outputs.lock_region, key,
+        journal = Journal(self.aws, self.outputs.lock_table.name, self.outputs.lock_table.region, key,
                           f"dr-journal#{self.outputs.stack}#scale-up", read_only=self.dry_run)
         journal.load()
         return journal

@@ -30,11 +30,11 @@ def _safe(fn: Callable[[], Any]) -> Any:
 
 def collect(o: DrOutputs, aws: ClientFactory) -> dict[str, Any]:
     """A JSON-able snapshot of the DR topology."""
-    inverted = _safe(lambda: probes.switch_inverted(aws, o.switch_health_check_id, fast=True))
+    inverted = _safe(lambda: probes.switch_inverted(aws, o.dns.switch_health_check_id, fast=True))
     traffic = (o.dr_region if inverted is True else o.primary_region if inverted is False
                else f"unknown ({inverted})")
     databases = {}
-    for inst in (o.db_primary, o.db_replica):
+    for inst in (o.database.primary, o.database.replica):
         fast = inst.region != o.dr_region
         described = _safe(lambda inst=inst, fast=fast: probes.db_instance(aws, inst.region, inst.identifier,
                                                                            fast=fast))
@@ -55,9 +55,9 @@ def collect(o: DrOutputs, aws: ClientFactory) -> dict[str, Any]:
             else:
                 rows.append({"name": g.name, "az": g.az, "status": found or "absent"})
         node_groups[region] = rows
-    datastore = _safe(lambda: probes.global_datastore(aws, o.dr_region, o.cache_global_datastore_id))
+    datastore = _safe(lambda: probes.global_datastore(aws, o.dr_region, o.cache.global_datastore_id))
     cache_primary = probes.cache_primary_region(datastore) if isinstance(datastore, dict) else datastore
-    lock = DrLock(aws, o.lock_table, o.lock_region, o.stack)
+    lock = DrLock(aws, o.lock_table.name, o.lock_table.region, o.stack)
     holder = _safe(lock.holder)
     journal = _safe(lambda: _last_run(aws, o, lock))
     return {
@@ -69,7 +69,8 @@ def collect(o: DrOutputs, aws: ClientFactory) -> dict[str, Any]:
 
 
 def _last_run(aws: ClientFactory, o: DrOutputs, lock: DrLock) -> dict[str, Any] | None:
-    journal = Journal(aws, o.lock_table, o.lock_region, lock.key, f"dr-journal#{o.stack}#scale-up", read_only=True)
+    journal = Journal(aws, o.lock_table.name, o.lock_table.region, lock.key, f"dr-journal#{o.stack}#scale-up",
+                      read_only=True)
     journal.load()
     data = journal.previous
     if not data or not data.get("runs"):

@@ -57,7 +57,7 @@ class RunContext:
         return self.outputs.dr_region
 
     def wait_policy(self) -> waiters.WaitPolicy:
-        return waiters.WaitPolicy(self.outputs.wait_timeout_seconds, self.poll_seconds)
+        return waiters.WaitPolicy(self.outputs.dr_timeouts.wait_timeout_seconds, self.poll_seconds)
 
 
 def _now_iso() -> str:
@@ -114,7 +114,7 @@ def readiness_checks(ctx: RunContext) -> list[Check]:
             checks.append(Check(name, False, str(exc)))
 
     def database() -> None:
-        rid = o.db_replica.identifier
+        rid = o.database.replica.identifier
         inst = probes.db_instance(aws, dr, rid)
         if inst is not None and not probes.is_replica(inst):
             checks.append(Check("database", True, f"{rid!r} is already a standalone primary in {dr} "
@@ -139,14 +139,14 @@ def readiness_checks(ctx: RunContext) -> list[Check]:
             ctx.journal.set_fact("lagAtReadiness", lag)
 
     def cache() -> None:
-        gd = probes.global_datastore(aws, dr, o.cache_global_datastore_id)
+        gd = probes.global_datastore(aws, dr, o.cache.global_datastore_id)
         if gd is None:
-            checks.append(Check("cache", False, f"Global Datastore {o.cache_global_datastore_id!r} not found"))
+            checks.append(Check("cache", False, f"Global Datastore {o.cache.global_datastore_id!r} not found"))
             return
         regions = {m.get("ReplicationGroupRegion") for m in gd.get("Members", [])}
         primary = probes.cache_primary_region(gd)
         ok = dr in regions
-        checks.append(Check("cache", ok, f"Global Datastore {o.cache_global_datastore_id!r}: primary in {primary}"
+        checks.append(Check("cache", ok, f"Global Datastore {o.cache.global_datastore_id!r}: primary in {primary}"
                             + ("" if ok else f", no member in {dr}")))
 
     def nodes() -> None:
@@ -167,12 +167,12 @@ def readiness_checks(ctx: RunContext) -> list[Check]:
                             else f"target groups missing for: {', '.join(sorted(set(missing)))}"))
 
     def dns() -> None:
-        inverted = probes.switch_inverted(aws, o.switch_health_check_id)
+        inverted = probes.switch_inverted(aws, o.dns.switch_health_check_id)
         if inverted is None:
-            checks.append(Check("dns switch", False, f"Route 53 switch health check {o.switch_health_check_id} "
+            checks.append(Check("dns switch", False, f"Route 53 switch health check {o.dns.switch_health_check_id} "
                                                      "not found"))
         else:
-            checks.append(Check("dns switch", True, f"switch {o.switch_health_check_id} points at "
+            checks.append(Check("dns switch", True, f"switch {o.dns.switch_health_check_id} points at "
                                                     f"{o.dr_region if inverted else o.primary_region}"))
 
     for name, fn in (("database", database), ("cache", cache), ("node groups", nodes),
@@ -199,15 +199,15 @@ def fence(ctx: RunContext) -> Outcome:
     o = ctx.outputs
     started = ctx.clock.now()
     try:
-        inverted = probes.switch_inverted(ctx.aws, o.switch_health_check_id, fast=True)
+        inverted = probes.switch_inverted(ctx.aws, o.dns.switch_health_check_id, fast=True)
         if inverted:
             ctx.journal.set_fact("fence", "already")
-            return Outcome(ALREADY, f"primary already fenced: Route 53 switch {o.switch_health_check_id} is flipped "
-                                    f"to {ctx.dr}")
+            return Outcome(ALREADY, f"primary already fenced: Route 53 switch {o.dns.switch_health_check_id} is "
+                                    f"flipped to {ctx.dr}")
         if ctx.dry_run:
-            return Outcome(PLANNED, f"would flip Route 53 switch {o.switch_health_check_id} so {o.primary_region} "
+            return Outcome(PLANNED, f"would flip Route 53 switch {o.dns.switch_health_check_id} so {o.primary_region} "
                                     "stops taking traffic and writes")
-        actions.set_switch(ctx.aws, o.switch_health_check_id, True, fast=True)
+        actions.set_switch(ctx.aws, o.dns.switch_health_check_id, True, fast=True)
     except (probes.ProbeError, actions.ActionError) as exc:
         took = ctx.clock.now() - started
         if ctx.dry_run:
@@ -215,10 +215,10 @@ def fence(ctx: RunContext) -> Outcome:
                                       f"skipped ({exc})")
         ctx.journal.set_fact("fence", f"timed out after {took:.0f} s")
         return Outcome(TIMED_OUT, f"could not fence {o.primary_region}: Route 53 did not answer within {took:.0f} s "
-                                  f"(limit {o.fence_timeout_seconds:.0f} s); going on — the DNS step flips the switch "
-                                  f"again ({exc})")
+                                  f"(limit {o.dr_timeouts.fence_timeout_seconds:.0f} s); going on — the DNS step flips "
+                                  f"the switch again ({exc})")
     ctx.journal.set_fact("fence", "done")
-    return Outcome(DONE, f"fenced {o.primary_region}: Route 53 switch {o.switch_health_check_id} flipped, "
+    return Outcome(DONE, f"fenced {o.primary_region}: Route 53 switch {o.dns.switch_health_check_id} flipped, "
                          f"the primary record is unhealthy")
 
 
@@ -227,7 +227,7 @@ def fence(ctx: RunContext) -> Outcome:
 
 def promote_db(ctx: RunContext) -> Outcome:
     o, dr = ctx.outputs, ctx.dr
-    rid = o.db_replica.identifier
+    rid = o.database.replica.identifier
     inst = probes.db_instance(ctx.aws, dr, rid)
     if inst is None:
         return Outcome(FAILED, f"the DR replica {rid!r} does not exist in {dr}")
@@ -250,13 +250,13 @@ def promote_db(ctx: RunContext) -> Outcome:
 
 
 def db_serving(ctx: RunContext) -> Outcome:
-    rid, dr = ctx.outputs.db_replica.identifier, ctx.dr
+    rid, dr = ctx.outputs.database.replica.identifier, ctx.dr
     inst = probes.db_instance(ctx.aws, dr, rid)
     if inst is not None and not probes.is_replica(inst) and inst.get("DBInstanceStatus") in ("available", "modifying"):
         return Outcome(ALREADY, f"{rid!r} is standalone and serving ({inst.get('DBInstanceStatus')})")
     if ctx.dry_run:
-        return Outcome(PLANNED, f"would wait up to {ctx.outputs.wait_timeout_seconds:.0f} s for {rid!r} to be "
-                                "standalone and serving")
+        return Outcome(PLANNED, f"would wait up to {ctx.outputs.dr_timeouts.wait_timeout_seconds:.0f} s for {rid!r} "
+                                "to be standalone and serving")
     started = ctx.clock.now()
     waiters.db_standalone_serving(ctx.aws.client("rds", dr), rid, ctx.wait_policy())
     return Outcome(DONE, f"{rid!r} is standalone and serving after {ctx.clock.now() - started:.0f} s")
@@ -265,7 +265,7 @@ def db_serving(ctx: RunContext) -> Outcome:
 def db_to_prod(ctx: RunContext) -> Outcome:
     """Request Multi-AZ at the prod class right after promotion (no downtime; finishes in the background)."""
     o, dr = ctx.outputs, ctx.dr
-    rid, cls = o.db_replica.identifier, o.db_prod_instance_class
+    rid, cls = o.database.replica.identifier, o.database.prod_instance_class
     inst = probes.db_instance(ctx.aws, dr, rid)
     if inst is None:
         return Outcome(FAILED, f"{rid!r} does not exist in {dr}")
@@ -284,7 +284,7 @@ def db_to_prod(ctx: RunContext) -> Outcome:
 
 def db_multi_az(ctx: RunContext) -> Outcome:
     """After the DNS switch: wait for the Multi-AZ conversion to finish (durability, not RTO)."""
-    rid, cls, dr = ctx.outputs.db_replica.identifier, ctx.outputs.db_prod_instance_class, ctx.dr
+    rid, cls, dr = ctx.outputs.database.replica.identifier, ctx.outputs.database.prod_instance_class, ctx.dr
     inst = probes.db_instance(ctx.aws, dr, rid)
     done = inst and inst.get("MultiAZ") and inst.get("DBInstanceClass") == cls
     if done and inst.get("DBInstanceStatus") == "available":  # type: ignore[union-attr]
@@ -301,8 +301,10 @@ def db_multi_az(ctx: RunContext) -> Outcome:
 
 def cache_failover(ctx: RunContext) -> Outcome:
     o, dr = ctx.outputs, ctx.dr
-    gid = o.cache_global_datastore_id
-    dr_group = o.cache_secondary[1] if o.cache_secondary[0] == dr else o.cache_primary[1]
+    gid = o.cache.global_datastore_id
+    # `dr` is the region to fail over to: the DR region for scale-up, the primary for failback.
+    member = o.cache.secondary if o.cache.secondary.region == dr else o.cache.primary
+    dr_group = member.replication_group_id
     gd = probes.global_datastore(ctx.aws, dr, gid)
     if gd is None:
         return Outcome(FAILED, f"Global Datastore {gid!r} not found")
@@ -368,7 +370,7 @@ def compute_ready(ctx: RunContext) -> Outcome:
         return Outcome(ALREADY, "DR node groups at prod size and every target group has its prod replica count "
                                 "of healthy targets")
     if ctx.dry_run:
-        return Outcome(PLANNED, f"would wait up to {o.wait_timeout_seconds:.0f} s for node groups and "
+        return Outcome(PLANNED, f"would wait up to {o.dr_timeouts.wait_timeout_seconds:.0f} s for node groups and "
                                 f"healthy targets ({'; '.join(short) or 'targets ok'})")
     started = ctx.clock.now()
     eks = ctx.aws.client("eks", dr)
@@ -388,7 +390,7 @@ def compute_ready(ctx: RunContext) -> Outcome:
 
 def health_gate(ctx: RunContext) -> Outcome:
     """Re-read everything before DNS moves: DB serving, node groups at size, targets healthy."""
-    rid, dr = ctx.outputs.db_replica.identifier, ctx.dr
+    rid, dr = ctx.outputs.database.replica.identifier, ctx.dr
     inst = probes.db_instance(ctx.aws, dr, rid)
     problems = []
     if inst is None or probes.is_replica(inst) or inst.get("DBInstanceStatus") not in ("available", "modifying"):
@@ -406,35 +408,35 @@ def health_gate(ctx: RunContext) -> Outcome:
 def dns_switch(ctx: RunContext) -> Outcome:
     """Make Route 53 answer with the DR region (flip the switch if the fence could not) and verify."""
     o, dr = ctx.outputs, ctx.dr
-    inverted = probes.switch_inverted(ctx.aws, o.switch_health_check_id)
+    inverted = probes.switch_inverted(ctx.aws, o.dns.switch_health_check_id)
     if inverted is None:
-        return Outcome(FAILED, f"Route 53 switch health check {o.switch_health_check_id} not found")
+        return Outcome(FAILED, f"Route 53 switch health check {o.dns.switch_health_check_id} not found")
     if ctx.dry_run:
-        return Outcome(PLANNED, f"would {'keep' if inverted else 'flip'} switch {o.switch_health_check_id} and verify "
-                                f"{o.record_name} answers the DR ALB")
+        return Outcome(PLANNED, f"would {'keep' if inverted else 'flip'} switch {o.dns.switch_health_check_id} and "
+                                f"verify {o.dns.record_name} answers the DR ALB")
     if not inverted:
-        actions.set_switch(ctx.aws, o.switch_health_check_id, True)
+        actions.set_switch(ctx.aws, o.dns.switch_health_check_id, True)
     problem = verify_dns(ctx)
     if problem:
         return Outcome(FAILED, problem)
     did = "switched DNS" if not inverted else "DNS already on DR"
     return Outcome(DONE if not inverted else ALREADY,
-                   f"{did}: switch {o.switch_health_check_id} flipped, {o.record_name} answers the DR ALB "
+                   f"{did}: switch {o.dns.switch_health_check_id} flipped, {o.dns.record_name} answers the DR ALB "
                    f"{o.ingress[dr].alb_dns_name} (clients follow within {DNS_SETTLE_SECONDS} s: propagation + TTL)")
 
 
 def verify_dns(ctx: RunContext) -> str | None:
     """None when the switch is flipped and the SECONDARY record aliases the DR ALB; else the problem."""
     o, dr = ctx.outputs, ctx.dr
-    if not probes.switch_inverted(ctx.aws, o.switch_health_check_id):
-        return f"switch {o.switch_health_check_id} reads back as not flipped"
-    records = probes.failover_records(ctx.aws, o.hosted_zone_id, o.record_name)
+    if not probes.switch_inverted(ctx.aws, o.dns.switch_health_check_id):
+        return f"switch {o.dns.switch_health_check_id} reads back as not flipped"
+    records = probes.failover_records(ctx.aws, o.dns.hosted_zone_id, o.dns.record_name)
     if not records:
-        return f"no failover records for {o.record_name} in hosted zone {o.hosted_zone_id}"
+        return f"no failover records for {o.dns.record_name} in hosted zone {o.dns.hosted_zone_id}"
     want = o.ingress[dr].alb_dns_name.rstrip(".").lower()
     secondary = [r for r in records if r.get("Failover") == "SECONDARY"]
     targets = [str(r.get("AliasTarget", {}).get("DNSName", "")).rstrip(".").lower() for r in secondary]
     if not any(t.endswith(want) for t in targets):
-        return f"the SECONDARY record of {o.record_name} does not alias the DR ALB {want} (it has {targets})"
+        return f"the SECONDARY record of {o.dns.record_name} does not alias the DR ALB {want} (it has {targets})"
     return None
 

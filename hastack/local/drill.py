@@ -16,7 +16,6 @@ documented durations (`hastack.dr.simulate`), so the RTO is the one AWS would gi
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import os
@@ -160,13 +159,13 @@ def publish_replica_lag(clients: AwsClients, o: DrOutputs, lag_seconds: float, m
     now = dt.datetime.now(dt.UTC)
     clients.get("cloudwatch", o.dr_region).put_metric_data(Namespace="AWS/RDS", MetricData=[
         {"MetricName": "ReplicaLag", "Value": float(lag_seconds), "Unit": "Seconds",
-         "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": o.db_replica.identifier}],
+         "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": o.database.replica.identifier}],
          "Timestamp": now - dt.timedelta(minutes=i)} for i in range(minutes)])
 
 
 def take_region_down(world: WorldClient, o: DrOutputs) -> list[str]:
     """The primary region's APIs stop answering and its ALB health check turns red; returns the red checks."""
-    red = [hc for region, hc in o.health_check_ids.items() if region == o.primary_region]
+    red = [hc for region, hc in o.dns.health_check_ids.items() if region == o.primary_region]
     world.set_world(downRegions=[o.primary_region], redHealthChecks=red)
     return red
 
@@ -237,7 +236,8 @@ def run_drill(opts: DrillOptions, console: Console, progress: IO[str] | None = N
         if opts.latency_profile == "none":
             # moto answers at once: a wait that has not converged in a minute never will. Fail fast
             # instead of waiting out the stack's real bound (drTimeouts.waitTimeoutSeconds).
-            o = dataclasses.replace(o, wait_timeout_seconds=min(o.wait_timeout_seconds, LOCAL_WAIT_SECONDS))
+            wait = min(o.dr_timeouts.wait_timeout_seconds, LOCAL_WAIT_SECONDS)
+            o = o.model_copy(update={"dr_timeouts": o.dr_timeouts.model_copy(update={"wait_timeout_seconds": wait})})
         clients = AwsClients(server.endpoint)
         before = collect(clients, deployment.regions())
         if opts.show_inventory:
@@ -255,7 +255,7 @@ def run_drill(opts: DrillOptions, console: Console, progress: IO[str] | None = N
 
         clock, latency_hook, poll = _latency(opts.latency_profile)
         with local_aws_env(server.endpoint):
-            aws = factory_for(o.fence_timeout_seconds, o.wait_timeout_seconds,
+            aws = factory_for(o.dr_timeouts.fence_timeout_seconds, o.dr_timeouts.wait_timeout_seconds,
                               on_client=_hooks(loopback_guard, latency_hook))
             run = ScaleUp(o, aws, clock=clock, poll_seconds=poll,
                           observer=PlainProgress(progress) if progress is not None else None)

@@ -135,7 +135,7 @@ def verify_failover(clients: AwsClients, o: DrOutputs, down_regions: set[str], r
 def verify_not_promoted(clients: AwsClients, o: DrOutputs, down_regions: set[str]) -> list[Verdict]:
     """The checks of a refused failover: nothing was promoted, DNS did not move, the lock is free."""
     db = clients.get("rds", o.dr_region).describe_db_instances(
-        DBInstanceIdentifier=o.db_replica.identifier)["DBInstances"][0]
+        DBInstanceIdentifier=o.database.replica.identifier)["DBInstances"][0]
     source = db.get("ReadReplicaSourceDBInstanceIdentifier")
     return [
         Verdict("DR database still a replica (not promoted)", bool(source),
@@ -150,14 +150,14 @@ def _invert(v: Verdict, check: str) -> Verdict:
 
 
 def _database(clients: AwsClients, o: DrOutputs) -> Verdict:
-    ident = o.db_replica.identifier
+    ident = o.database.replica.identifier
     db = clients.get("rds", o.dr_region).describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
     source = db.get("ReadReplicaSourceDBInstanceIdentifier")
-    ok = not source and bool(db.get("MultiAZ")) and db.get("DBInstanceClass") == o.db_prod_instance_class
+    ok = not source and bool(db.get("MultiAZ")) and db.get("DBInstanceClass") == o.database.prod_instance_class
     return Verdict("DR database standalone, Multi-AZ, prod class", ok,
                    f"{ident}: {'replica of ' + source if source else 'standalone'}, "
                    f"{'Multi-AZ' if db.get('MultiAZ') else 'single-AZ'}, {db.get('DBInstanceClass')} "
-                   f"(prod class {o.db_prod_instance_class}), {db.get('DBInstanceStatus')}")
+                   f"(prod class {o.database.prod_instance_class}), {db.get('DBInstanceStatus')}")
 
 
 def _node_groups(clients: AwsClients, o: DrOutputs) -> Verdict:
@@ -189,22 +189,22 @@ def _targets(clients: AwsClients, o: DrOutputs, replicas: dict[str, int]) -> Ver
 
 def _switch(clients: AwsClients, o: DrOutputs) -> Verdict:
     cfg = clients.get("route53", "us-east-1").get_health_check(
-        HealthCheckId=o.switch_health_check_id)["HealthCheck"]["HealthCheckConfig"]
+        HealthCheckId=o.dns.switch_health_check_id)["HealthCheck"]["HealthCheckConfig"]
     inverted = bool(cfg.get("Inverted"))
     return Verdict("Route 53 switch flipped", inverted,
-                   f"switch {o.switch_health_check_id[:8]}: Inverted={inverted} "
+                   f"switch {o.dns.switch_health_check_id[:8]}: Inverted={inverted} "
                    f"({'traffic to DR' if inverted else 'traffic to primary'})")
 
 
 def _dns(clients: AwsClients, o: DrOutputs, down_regions: set[str], expect: str) -> Verdict:
-    answer = dns_answer(clients, o.hosted_zone_id, o.record_name, down_regions)
+    answer = dns_answer(clients, o.dns.hosted_zone_id, o.dns.record_name, down_regions)
     want = o.ingress[expect].alb_dns_name.rstrip(".")
     return Verdict("DNS answers with the DR load balancer", answer == want,
-                   f"{o.record_name} -> {answer} (DR ALB {want})")
+                   f"{o.dns.record_name} -> {answer} (DR ALB {want})")
 
 
 def _cache(clients: AwsClients, o: DrOutputs) -> Verdict:
-    gid = o.cache_global_datastore_id
+    gid = o.cache.global_datastore_id
     groups = clients.get("elasticache", o.dr_region).describe_global_replication_groups(
         GlobalReplicationGroupId=gid, ShowMemberInfo=True)["GlobalReplicationGroups"]
     members = groups[0].get("Members", []) if groups else []
@@ -214,9 +214,10 @@ def _cache(clients: AwsClients, o: DrOutputs) -> Verdict:
 
 
 def _lock(clients: AwsClients, o: DrOutputs) -> Verdict:
-    ddb = clients.get("dynamodb", o.lock_region)
-    key = ddb.describe_table(TableName=o.lock_table)["Table"]["KeySchema"][0]["AttributeName"]
-    items = ddb.scan(TableName=o.lock_table)["Items"]
+    ddb = clients.get("dynamodb", o.lock_table.region)
+    key = ddb.describe_table(TableName=o.lock_table.name)["Table"]["KeySchema"][0]["AttributeName"]
+    items = ddb.scan(TableName=o.lock_table.name)["Items"]
     held = [i for i in items if i.get(key, {}).get("S", "").startswith("dr-lock#")]
     return Verdict("DR lock released", not held,
-                   f"held by {held[0].get('owner', {}).get('S', '?')}" if held else f"no lock item in {o.lock_table}")
+                   f"held by {held[0].get('owner', {}).get('S', '?')}" if held
+                   else f"no lock item in {o.lock_table.name}")

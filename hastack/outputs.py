@@ -1,0 +1,445 @@
+"""The stack outputs contract: what `__main__.py` exports, and all that `hastack dr` reads.
+
+One set of pydantic models is the contract's only copy: `__main__.py` builds `StackOutputs` from
+the program's values and exports its dump (`export_stack_outputs`); the DR command validates an
+outputs file against the same model (`hastack.dr.outputs`); the README's "Stack outputs" table is
+generated from the models' fields (`python -m hastack.outputs --markdown`, a test keeps it equal).
+
+Why the DR command reads only outputs: during a regional outage the operator may have no working
+state backend, no checkout, no access to the primary region. A JSON file saved from
+`pulumi stack output --json --show-secrets` (or `build/outputs-<stack>.json` from `make plan`)
+names every resource the command touches.
+
+Choices, and why:
+- camelCase keys on the wire (the Pulumi convention), snake_case attributes in Python.
+- `strict`: every value has its JSON type; `"2"` is not a number, `true` is not 1.
+- `extra="forbid"`: a key the model does not know is an error. The outputs are written by this
+  repository's program and read by the same version's DR command; an unknown key means the file is
+  hand-edited or comes from another version of the contract, for instance one whose extra output
+  (a lease to revoke) this command would silently ignore at the worst moment.
+- frozen: the DR command never changes what the stack exported.
+- no output is secret: the outputs file is copied to on-call laptops for the 3 a.m. case.
+
+To add an output: add a field to `StackOutputs` (or to a nested model) with `output(...)`'s
+description and "used by", pass its value to `export_stack_outputs` in `__main__.py`, add any
+cross-field rule to `StackOutputs._problems`, then update the README table (the output of
+`python -m hastack.outputs --markdown`) and run `python -m tests.golden_plans --write` (the plan
+changes). Consumers read it as an attribute (`outputs.lock_table.name`).
+
+Importable without the Pulumi SDK: only `export_stack_outputs` imports it, when called.
+"""
+
+from __future__ import annotations
+
+import argparse
+import operator
+import re
+import sys
+from typing import Annotated, Any, Literal, TypeVar, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+from hastack.errors import UserError
+from hastack.validation import Kind, Problem, fields_of, json_type, problem_lines, raise_problems, shape
+
+# ---------------------------------------------------------------------------------------------
+# Constrained types
+# ---------------------------------------------------------------------------------------------
+
+AwsRegion = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$"),
+                      Kind("region", "an AWS region such as us-east-1")]
+AvailabilityZone = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$"),
+                             Kind("az", "an Availability Zone name such as us-east-1a")]
+Arn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:\S+$"),
+                Kind("arn", "an ARN (arn:aws:<service>:<region>:<account>:<resource>)")]
+ResourceId = Annotated[str, StringConstraints(pattern=r"^\S+$"),
+                       Kind("id", "a non-empty identifier without spaces")]
+HostName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$"),
+                     Kind("host", "a DNS host name")]
+ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
+                        Kind("service", "a service name (a DNS label: lowercase letters, digits, '-')")]
+DbInstanceClass = Annotated[str, StringConstraints(pattern=r"^db\.[a-z0-9-]+\.[a-z0-9]+$"),
+                            Kind("class", "an RDS instance class such as db.r6g.large")]
+Seconds = Annotated[int | float, Field(gt=0)]
+Size = Annotated[int, Field(ge=0)]
+
+
+def output(description: str, used_by: str, **kwargs: Any) -> Any:
+    """A top-level stack output: what it means and who reads it (both go to the README table)."""
+    return Field(description=description, json_schema_extra={"usedBy": used_by}, **kwargs)
+
+
+class _Contract(BaseModel):
+    """The common model config of the contract (see the module docstring for each choice)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, validate_by_alias=True,
+                              serialize_by_alias=True, extra="forbid", strict=True, frozen=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Nested models
+# ---------------------------------------------------------------------------------------------
+
+
+class Service(_Contract):
+    """A model-serving service."""
+
+    name: ServiceName = Field(description="Kubernetes Service / Deployment name.")
+    port: int = Field(ge=1, le=65535, description="Container port.")
+    node_port: int = Field(ge=30000, le=32767, description="Fixed NodePort the ALB's target group targets.")
+    replicas: int = Field(ge=1, description="Production replica count (healthy targets needed per service).")
+
+
+class Cluster(_Contract):
+    """An EKS cluster."""
+
+    name: ResourceId = Field(description="EKS cluster name.")
+    arn: Arn = Field(description="EKS cluster ARN.")
+
+
+def _sizes_problems(low: tuple[str, int], mid: tuple[str, int], high: tuple[str, int]) -> list[Problem]:
+    """min <= desired <= max, reported at the field that breaks it."""
+    out = []
+    if mid[1] < low[1]:
+        out.append(Problem((mid[0],), mid[1], f"should be >= {low[0]} ({low[1]})"))
+    if mid[1] > high[1]:
+        out.append(Problem((mid[0],), mid[1], f"should be <= {high[0]} ({high[1]})"))
+    return out
+
+
+class NodeGroup(_Contract):
+    """A managed node group as deployed now."""
+
+    name: ResourceId = Field(description="EKS managed node group name.")
+    az: AvailabilityZone = Field(description="The one AZ the node group's subnets are in.")
+    cluster_name: ResourceId = Field(description="The EKS cluster it belongs to.")
+    min_size: Size = Field(description="Deployed minimum size.")
+    desired_size: Size = Field(description="Deployed desired size.")
+    max_size: Size = Field(description="Deployed maximum size.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NodeGroup:
+        raise_problems("NodeGroup", _sizes_problems(("minSize", self.min_size), ("desiredSize", self.desired_size),
+                                                    ("maxSize", self.max_size)))
+        return self
+
+
+class DrNodeGroup(_Contract):
+    """A DR node group and the production size `hastack dr scale-up` brings it to."""
+
+    cluster_name: ResourceId = Field(description="The DR region's EKS cluster.")
+    name: ResourceId = Field(description="EKS managed node group name.")
+    az: AvailabilityZone = Field(description="The one AZ the node group's subnets are in.")
+    prod_min_size: Size = Field(description="Minimum size in production (the primary's per-AZ minimum).")
+    prod_desired_size: Size = Field(description="Desired size in production.")
+    prod_max_size: Size = Field(description="Maximum size in production.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DrNodeGroup:
+        raise_problems("DrNodeGroup", _sizes_problems(
+            ("prodMinSize", self.prod_min_size), ("prodDesiredSize", self.prod_desired_size),
+            ("prodMaxSize", self.prod_max_size)))
+        return self
+
+
+class DbInstance(_Contract):
+    """An RDS PostgreSQL instance, named by the region it was built in."""
+
+    region: AwsRegion = Field(description="Region the instance was built in.")
+    identifier: ResourceId = Field(description="DB instance identifier.")
+    arn: Arn = Field(description="DB instance ARN.")
+    endpoint: HostName = Field(description="Instance endpoint host name (port 5432).")
+
+
+class DbPrimary(DbInstance):
+    """The primary region's Multi-AZ instance and its RDS Proxy."""
+
+    proxy_endpoint: HostName = Field(description="RDS Proxy endpoint host name (what the services connect to).")
+
+
+class Database(_Contract):
+    """RDS PostgreSQL across the two regions."""
+
+    primary: DbPrimary = Field(description="The primary region's Multi-AZ instance.")
+    replica: DbInstance = Field(description="The DR region's cross-region read replica (what a failover promotes).")
+    prod_instance_class: DbInstanceClass = Field(description="The class the promoted replica is resized to.")
+
+
+class CacheMember(_Contract):
+    """A member replication group of the Global Datastore."""
+
+    region: AwsRegion = Field(description="Region the replication group was built in.")
+    replication_group_id: ResourceId = Field(description="ElastiCache replication group id.")
+
+
+class Cache(_Contract):
+    """ElastiCache (Valkey) Global Datastore."""
+
+    global_datastore_id: ResourceId = Field(description="Global Datastore (global replication group) id.")
+    primary: CacheMember = Field(description="The primary region's member.")
+    secondary: CacheMember = Field(description="The DR region's member (what a failover promotes).")
+
+
+class Ingress(_Contract):
+    """A region's internet-facing ALB."""
+
+    alb_arn: Arn = Field(description="ALB ARN.")
+    alb_dns_name: HostName = Field(description="ALB DNS name (what the failover records alias).")
+    alb_zone_id: ResourceId = Field(description="ALB canonical hosted zone id (for alias records).")
+    target_group_arns: dict[ServiceName, Arn] = Field(
+        description="Per-service target group (instance targets on the service's NodePort).")
+
+
+class Dns(_Contract):
+    """Route 53 failover routing."""
+
+    hosted_zone_id: ResourceId = Field(description="Hosted zone of the record.")
+    record_name: HostName = Field(description="The failover record clients resolve.")
+    health_check_ids: dict[AwsRegion, ResourceId] = Field(
+        description="HTTPS health check on each region's ALB.")
+    switch_health_check_id: ResourceId = Field(
+        description="The switch health check `hastack dr` inverts to move traffic to the DR region.")
+
+
+class LockTable(_Contract):
+    """The DynamoDB table `hastack dr` locks."""
+
+    name: ResourceId = Field(description="Table name.")
+    region: AwsRegion = Field(description="Region of the table (never the primary region).")
+
+
+class DrTimeouts(_Contract):
+    """Bounds of the DR command's waits (from `hastack:dr`)."""
+
+    fence_timeout_seconds: Seconds = Field(description="How long to try to fence the old primary.")
+    wait_timeout_seconds: Seconds = Field(description="How long to wait for each AWS change.")
+
+
+# ---------------------------------------------------------------------------------------------
+# The stack outputs
+# ---------------------------------------------------------------------------------------------
+
+_DR = "`hastack dr`"
+
+
+class StackOutputs(_Contract):
+    """Every stack output, in the order of the README table."""
+
+    primary_region: AwsRegion = output(
+        "Region built as primary (3 AZs, serves traffic until a failover).", f"{_DR}, policy pack")
+    dr_region: AwsRegion = output(
+        "Pilot-light DR region (same shape, scaled down, replicas of the data tiers).", f"{_DR}, policy pack")
+    active_region: AwsRegion = output(
+        "Region that takes writes and serves traffic per config (`drRegion` once failed over).",
+        f"{_DR}, policy pack")
+    dr_mode: Literal["pilot-light"] = output("DR strategy; `pilot-light`.", f"{_DR}, policy pack")
+    rpo_budget_seconds: Seconds = output(
+        "Data loss budget (`slo.rpoSeconds`): the most replication lag a failover may pay.",
+        f"{_DR} (promotion gate, report)")
+    rto_budget_seconds: Seconds = output(
+        "Recovery time budget (`slo.rtoMinutes` × 60): what the DR run is timed against.", f"{_DR} (report)")
+    dr_timeouts: DrTimeouts = output(
+        "How long `hastack dr` tries to fence the old primary, and waits for each AWS change.",
+        f"{_DR}, `hastack drill`")
+    services: list[Service] = output(
+        "The model-serving services: container port, fixed NodePort the ALB targets, prod replica count.",
+        f"{_DR} (healthy targets needed per service)", min_length=1)
+    clusters: dict[AwsRegion, Cluster] = output("The EKS cluster of each region.", _DR)
+    node_groups: dict[AwsRegion, list[NodeGroup]] = output(
+        "The per-AZ managed node groups as deployed now (DR sizes while pilot-light).", "`hastack dr status`")
+    dr_node_groups: list[DrNodeGroup] = output(
+        "The DR region's node groups with the production sizes `hastack dr scale-up` sets.",
+        "`hastack dr scale-up`", min_length=1)
+    database: Database = output(
+        "RDS PostgreSQL: the primary region's Multi-AZ instance and its RDS Proxy endpoint; the DR region's "
+        "cross-region read replica (what a failover promotes); the class the promoted replica is resized to. "
+        "`endpoint` is a host name (port 5432).",
+        f"{_DR} (promote, resize, failback), `hastack drill db-failover`")
+    cache: Cache = output(
+        "ElastiCache Global Datastore id and its member replication groups in each region (the secondary is "
+        "what a failover promotes).", f"{_DR} (cache failover), `hastack drill cache-failover`")
+    ingress: dict[AwsRegion, Ingress] = output(
+        "Each region's internet-facing ALB and its per-service target groups (instance targets on the "
+        "NodePorts).", f"{_DR} (checks the DR target groups, waits for healthy targets)")
+    dns: Dns = output(
+        "Route 53: the zone and failover record, the HTTPS health check on each region's ALB, and the switch "
+        "health check `hastack dr` inverts to move traffic to the DR region.", f"{_DR} (flip switch, watch checks)")
+    lock_table: LockTable = output(
+        "DynamoDB table (in the DR region) that `hastack dr` locks so two runs never overlap.", _DR)
+    alarm_topic_arns: dict[AwsRegion, Arn] = output(
+        "SNS topic per region that paging alarms publish to (subscribe the on-call here).",
+        "operators (subscriptions)")
+    vpc_ids: dict[AwsRegion, ResourceId] = output("The VPC of each region.", "operators (peering, debugging)")
+
+    def replicas_of(self, service: str) -> int:
+        """The production replica count of `service`."""
+        return next(s.replicas for s in self.services if s.name == service)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> StackOutputs:
+        raise_problems("StackOutputs", list(self._problems()))
+        return self
+
+    def _problems(self) -> Any:
+        """Rules between outputs: each problem at the key path a user would fix."""
+        primary, dr = self.primary_region, self.dr_region
+        if dr == primary:  # every rule below is relative to the two regions: stop at this one
+            yield Problem(("drRegion",), dr, f"should differ from primaryRegion ({primary}): DR needs two regions")
+            return
+        if self.active_region not in (primary, dr):
+            yield Problem(("activeRegion",), self.active_region, f"should be primaryRegion ({primary}) or "
+                                                                  f"drRegion ({dr})")
+        both = sorted({primary, dr})
+        per_region: list[tuple[tuple[str, ...], dict[str, Any], bool]] = [
+            (("vpcIds",), self.vpc_ids, True), (("clusters",), self.clusters, True),
+            (("nodeGroups",), self.node_groups, True), (("ingress",), self.ingress, True),
+            (("dns", "healthCheckIds"), self.dns.health_check_ids, True),
+            # Paging topics may live in a third region too (Route 53 alarms are in us-east-1).
+            (("alarmTopicArns",), self.alarm_topic_arns, False)]
+        for loc, mapping, exact in per_region:
+            for region in both:
+                if region not in mapping:
+                    role = "primary" if region == primary else "DR"
+                    yield Problem(loc, sorted(mapping), f"has no entry for the {role} region {region}")
+            for region in sorted(set(mapping) - set(both)) if exact else ():
+                yield Problem((*loc, region), mapping[region],
+                              f"is not a region of this stack (only {', '.join(both)})")
+        for loc, region, want, role in ((("database", "primary", "region"), self.database.primary.region, primary,
+                                         "primaryRegion"),
+                                        (("database", "replica", "region"), self.database.replica.region, dr,
+                                         "drRegion"),
+                                        (("cache", "primary", "region"), self.cache.primary.region, primary,
+                                         "primaryRegion"),
+                                        (("cache", "secondary", "region"), self.cache.secondary.region, dr,
+                                         "drRegion")):
+            if region != want:
+                yield Problem(loc, region, f"should be the {role} {want} (members are named by the region they "
+                                           f"were built in)")
+        if self.lock_table.region == primary:
+            yield Problem(("lockTable", "region"), primary, "should not be the primary region: a failover "
+                                                            "cannot count on a lock in the region it leaves")
+        yield from self._node_group_problems()
+        names = [s.name for s in self.services]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                yield Problem(("services", i, "name"), name, "is listed twice (service names are unique)")
+        for region, ing in sorted(self.ingress.items()):
+            for name in sorted(set(names) - set(ing.target_group_arns)):
+                yield Problem(("ingress", region, "targetGroupArns"), sorted(ing.target_group_arns),
+                              f"has no target group for the service {name!r}")
+
+    def _node_group_problems(self) -> Any:
+        for region, groups in sorted(self.node_groups.items()):
+            cluster = self.clusters.get(region)
+            for i, g in enumerate(groups):
+                if cluster is not None and g.cluster_name != cluster.name:
+                    yield Problem(("nodeGroups", region, i, "clusterName"), g.cluster_name,
+                                  f"should be the {region} cluster {cluster.name!r}")
+                if not _in_region(g.az, region):
+                    yield Problem(("nodeGroups", region, i, "az"), g.az, f"should be an AZ of {region}")
+        dr = self.dr_region
+        deployed = {g.name for g in self.node_groups.get(dr, [])}
+        cluster = self.clusters.get(dr)
+        for i, g in enumerate(self.dr_node_groups):
+            if cluster is not None and g.cluster_name != cluster.name:
+                yield Problem(("drNodeGroups", i, "clusterName"), g.cluster_name,
+                              f"should be the DR cluster {cluster.name!r}")
+            if not _in_region(g.az, dr):
+                yield Problem(("drNodeGroups", i, "az"), g.az, f"should be an AZ of the DR region {dr}")
+            if dr in self.node_groups and g.name not in deployed:
+                yield Problem(("drNodeGroups", i, "name"), g.name, f"is not one of nodeGroups.{dr}")
+
+
+def _in_region(az: str, region: str) -> bool:
+    return re.fullmatch(re.escape(region) + r"[a-z]", az) is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and exporting
+# ---------------------------------------------------------------------------------------------
+
+
+_Outputs = TypeVar("_Outputs", bound=StackOutputs)
+
+
+class OutputsError(UserError):
+    """The outputs could not be read or do not follow the contract (exit 2, one line per problem)."""
+
+
+def validate_outputs(raw: Any, source: str, model: type[_Outputs] = StackOutputs) -> _Outputs:  # type: ignore[assignment]
+    """`raw` (the JSON of `pulumi stack output --json`) as `model`; `OutputsError` naming every problem.
+
+    `source` says where the outputs come from, for the first line of the error ("stack 'prod'").
+    """
+    if not isinstance(raw, dict):
+        raise OutputsError(f"{source}: the outputs should be a JSON object of output name -> value, "
+                           f"got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        lines = problem_lines(model, exc)
+        head = (f"{source}: the outputs do not follow the contract ({len(lines)} problem"
+                f"{'s' if len(lines) != 1 else ''}; see the README's \"Stack outputs\"):")
+        raise OutputsError("\n".join([head, *(f"  - {line}" for line in lines)])) from None
+
+
+def export_stack_outputs(**values: Any) -> None:
+    """Export every stack output from one validated `StackOutputs` (call once, from `__main__.py`).
+
+    `values` are the fields by name and may hold Pulumi Outputs (ids the engine knows only once
+    resources exist). They are resolved together and the model is built inside one `apply`, so the
+    contract is checked on the real values and each export is exactly the model's dump by alias.
+    Trade-off: in `pulumi preview` every output shows as unknown while any value is unknown (and a
+    secret value would make every output secret: the contract has none, see the module docstring).
+    """
+    import pulumi
+
+    dumped = pulumi.Output.from_input(values).apply(
+        lambda resolved: StackOutputs.model_validate(resolved).model_dump(mode="json", by_alias=True))
+    for alias in output_names():
+        pulumi.export(alias, dumped.apply(operator.itemgetter(alias)))
+
+
+def output_names() -> list[str]:
+    """The stack output names (camelCase), in table order."""
+    return [alias for alias, _, _ in fields_of(StackOutputs)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The README table
+# ---------------------------------------------------------------------------------------------
+
+TABLE_HEADER = "| output | type | meaning | used by |"
+
+
+def markdown_table() -> str:
+    """The README's "Stack outputs" table, generated from `StackOutputs`' fields."""
+    rows = [TABLE_HEADER, "| --- | --- | --- | --- |"]
+    for name, info in StackOutputs.model_fields.items():
+        alias = info.alias or name
+        kind = json_type(info.annotation, info.metadata)
+        if kind == "list":
+            kind = f"list of `{shape(get_args(info.annotation)[0])}`"
+        elif kind == "object":
+            kind = f"object `{shape(info.annotation, info.metadata)}`"
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        rows.append(f"| `{alias}` | {kind} | {info.description} | {extra.get('usedBy', '')} |")
+    return "\n".join(rows) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hastack.outputs", description=__doc__.splitlines()[0])
+    parser.add_argument("--markdown", action="store_true", help="print the README's stack outputs table")
+    parser.add_argument("--schema", action="store_true", help="print the JSON schema of the outputs")
+    args = parser.parse_args(argv)
+    if args.schema:
+        import json
+        print(json.dumps(StackOutputs.model_json_schema(by_alias=True), indent=2))
+    else:
+        sys.stdout.write(markdown_table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
