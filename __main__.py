@@ -34,7 +34,7 @@ cache = CacheTier("cache", CacheTierArgs(cache=config.cache, primary=primary_sit
                                          az_count=config.az_count, failed_over=config.failed_over,
                                          name_prefix=name_prefix,
                                          notification_topic_arns={r: t.arn for r, t in paging.items()}))
-dns = FailoverDns("dns", FailoverDnsArgs(zone_name=config.zone_name, record_name=config.record_name,
+dns = FailoverDns("dns", FailoverDnsArgs(zone_name=config.dns.zone_name, record_name=config.dns.record_name,
                                          primary=dns_target(primary), dr=dns_target(dr), provider=primary.provider,
                                          failed_over=config.failed_over))
 dr_lock = DrLock("dr-lock", DrLockArgs(table_name=f"{name_prefix}-dr-lock", region=dr.region, provider=dr.provider))

@@ -607,7 +607,8 @@ def paging_topics(config: StackConfig, regions: Sequence[Region]) -> dict[str, P
         watcher = f"{region.role}-obs"
         former_parent = pulumi.create_urn(watcher, "hastack:observability:Observability", parent=region)
         out[region.region] = PagingTopic(
-            f"{watcher}-paging", alarm_name(pulumi.get_stack(), region.region, "alerts"), config.subscriptions, {},
+            f"{watcher}-paging", alarm_name(pulumi.get_stack(), region.region, "alerts"),
+            config.alerting.subscriptions, {},
             opts=pulumi.ResourceOptions(parent=region, providers={"aws": region.provider},
                                         aliases=[pulumi.Alias(parent=former_parent)]))
     return out
@@ -648,7 +649,7 @@ def stack_observability(config: StackConfig, regions: Sequence[Region], database
             region=region.region,
             slo=config.slo,
             paging=paging[region.region],
-            subscriptions=config.subscriptions,
+            subscriptions=config.alerting.subscriptions,
             load_balancer_arn_suffix=region.ingress.load_balancer.arn_suffix,
             services=services,
             node_groups=node_groups,

@@ -83,13 +83,13 @@ class Region(pulumi.ComponentResource):
             role=args.role,
             vpc_id=self.network.vpc_id,
             public_subnet_ids=self.network.public_subnet_ids,
-            certificate_arn=cfg.certificate_arns[args.region],
-            host_name=cfg.record_name,
+            certificate_arn=cfg.ingress.certificate_arns[args.region],
+            host_name=cfg.dns.record_name,
             services=[IngressService(s.name, s.node_port, s.health_path) for s in self.workload.services],
             node_security_group_id=self.node_security_group_id,
             autoscaling_group_names=[ng.asg_name for ng in self.node_groups],
             name_prefix=f"hastack-{pulumi.get_stack()}",
-            access_logs_bucket=cfg.access_log_buckets.get(args.region),
+            access_logs_bucket=cfg.ingress.access_log_buckets.get(args.region),
         ), opts=child)
 
         self.register_outputs({

@@ -272,8 +272,8 @@ class Workload(pulumi.ComponentResource):
             env=[k8s.core.v1.EnvVarArgs(name="PORT", value=str(svc.port)),
                  k8s.core.v1.EnvVarArgs(name="HASTACK_REGION", value=args.region)],
             resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": svc.requests.cpu, "memory": svc.requests.memory},
-                limits={"cpu": svc.limits.cpu, "memory": svc.limits.memory},
+                requests={"cpu": svc.resources.requests.cpu, "memory": svc.resources.requests.memory},
+                limits={"cpu": svc.resources.limits.cpu, "memory": svc.resources.limits.memory},
             ),
             # Startup: up to 5 minutes to load a model (60 x 5 s) before liveness starts counting.
             startup_probe=probe(svc.health_paths.startup, period=5, timeout=2, failures=60),

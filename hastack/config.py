@@ -1,64 +1,62 @@
-"""The stack's configuration: one typed, validated model read once per program run.
+"""The stack's configuration: pydantic models of `Pulumi.<stack>.yaml`'s `hastack:` keys, validated once.
 
-Why a hand-written validator rather than letting each component fail on its own: an operator
-fixing a config wants every mistake at once, each naming the key, the bad value and what is
-allowed — not one traceback per `pulumi up`.  Validation is a pure function over plain data
-(`parse_config`), so it is tested without the Pulumi engine; `load_config` only reads the values
-through `pulumi.Config` and hands them to it.
+Why one typed model at the boundary: every component takes typed values, never a raw dict, and an
+operator fixing a config wants every mistake at once, each naming the key, the bad value and what
+is allowed — not one traceback per `pulumi up`.
+
+Every rule lives on the models: a constrained type (`Region`, `VpcCidr`, ...), a `Field` (default,
+bounds, description) or a validator. `parse_config` validates plain data (tested without the
+engine) and `explain` turns each pydantic error into one line, in one place:
+
+    hastack:<key path> = <bad value> is invalid: <what is allowed>
+
+"What is allowed" is the `Allowed` text on the value's type, or else derived from the type and its
+bounds ("an integer >= 3 and <= 6", "one of valkey, redis"); a validator that checks more than one
+value raises `_invalid(<what is allowed>)`. The same texts document the keys (`reference`).
+
+Adding a key is one line in its model: `name: <type> = Field(<default>, <bounds>, description=...)`.
+Its camelCase alias, its validation, its error lines and its row in the README's key table follow
+(tests/test_config_docs.py keeps Pulumi.yaml and the README equal to the model).
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, get_args, get_origin
 
+import annotated_types
 import pulumi
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError, PydanticUndefined
+
+from hastack.errors import UserError
 
 NAMESPACE = "hastack"
 
-#: Every top-level key the program understands (namespace `hastack`). Unknown keys are errors:
-#: a typo such as `hastack:drRegoin` must not silently fall back to a default.
-KNOWN_KEYS = (
-    "primaryRegion",
-    "drRegion",
-    "drMode",
-    "activeRegion",
-    "azCount",
-    "vpcCidrs",
-    "kubernetesVersion",
-    "kubernetesApiAccessCidrs",
-    "nodes",
-    "services",
-    "slo",
-    "database",
-    "cache",
-    "ingress",
-    "dns",
-    "alerting",
-    "dr",
-)
 
-DR_MODES = ("pilot-light",)
-#: EKS versions in standard or extended support that kubernetes-validate ships schemas for.
-KUBERNETES_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33")
-CACHE_ENGINES = ("valkey", "redis")
-SUBSCRIPTION_PROTOCOLS = ("email", "https", "sms")
-DEFAULT_HEALTH_PATHS = {"live": "/health/live", "ready": "/health/ready", "startup": "/health/startup"}
-
-_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")
-_CPU_RE = re.compile(r"^(\d+(\.\d+)?|\d+m)$")
-_MEMORY_RE = re.compile(r"^\d+(Ki|Mi|Gi|Ti|K|M|G|T)?$")
-_ACM_ARN_RE = re.compile(r"^arn:aws[-a-z]*:acm:([a-z0-9-]+):\d{12}:certificate/[-0-9a-f]+$")
-
-
-class ConfigError(pulumi.RunError):
+class ConfigError(pulumi.RunError, UserError):
     """Every problem found in a stack's config, reported together.
 
-    A `pulumi.RunError`, so that `pulumi up` prints the message without a Python traceback.
+    A `pulumi.RunError`, so that `pulumi up` prints the message without a Python traceback, and a
+    `UserError`, so that the CLI prints it as one paragraph and exits 2.
     """
 
     def __init__(self, errors: list[str]) -> None:
@@ -72,58 +70,273 @@ class ConfigError(pulumi.RunError):
 
 
 # ---------------------------------------------------------------------------------------------
-# The model
+# Rules: what a value must be, in words, and how validators report a broken one
 # ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class NodeGroupSize:
-    """Per-AZ size of one managed node group (each AZ has its own group and scales on its own)."""
+class Allowed:
+    """What a value of this type must be, in words: the end of its error line and its documentation."""
 
-    min_size: int
-    desired_size: int
-    max_size: int
+    text: str
 
 
 @dataclass(frozen=True)
-class NodesConfig:
-    instance_types: tuple[str, ...]
-    disk_size_gb: int
-    primary: NodeGroupSize
+class Derived:
+    """Where a key's value comes from when it is not set (its validator computes it from earlier keys)."""
+
+    text: str
+
+
+def _invalid(allowed: str) -> PydanticCustomError:
+    """A broken rule, as a validator raises it: the error line ends with `allowed`."""
+    return PydanticCustomError("hastack", "{allowed}", {"allowed": allowed})
+
+
+def _problem(loc: tuple[str | int, ...], value: Any, allowed: str) -> InitErrorDetails:
+    """A broken rule at `loc` (relative to the value a validator checks)."""
+    return InitErrorDetails(type=_invalid(allowed), loc=loc, input=value)
+
+
+def _validate_reporting(handler: Callable[[Any], Any], value: Any, problems: list[InitErrorDetails]) -> Any:
+    """Validate `value` with `handler` and report `problems` with its own errors, all at once.
+
+    For the wrap validators whose rules look at the raw value (keys, duplicates): their problems are
+    reported even when an entry is also invalid on its own.
+    """
+    try:
+        result = handler(value)
+    except ValidationError as exc:
+        raise ValidationError.from_exception_data(exc.title, [*_reraisable(exc), *problems]) from None
+    if problems:
+        raise ValidationError.from_exception_data("StackConfig", problems)
+    return result
+
+
+def _reraisable(exc: ValidationError) -> list[InitErrorDetails]:
+    out: list[InitErrorDetails] = []
+    for e in exc.errors():
+        if e["type"] == "hastack":
+            out.append(InitErrorDetails(type=_invalid(e["ctx"]["allowed"]), loc=e["loc"], input=e["input"]))
+        else:
+            out.append(InitErrorDetails(type=e["type"], loc=e["loc"], input=e["input"], ctx=e.get("ctx", {})))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Constrained types
+# ---------------------------------------------------------------------------------------------
+
+#: Integers and numbers are taken as written: YAML `"3"` or `true` is not a count.
+Integer = Annotated[int, Strict()]
+Number = Annotated[float, Strict()]
+
+Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$"),
+                   Allowed("an AWS region name such as 'us-east-1'")]
+
+DR_MODES = ("pilot-light",)
+#: EKS versions in standard or extended support that kubernetes-validate ships schemas for.
+KUBERNETES_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33")
+CACHE_ENGINES = ("valkey", "redis")
+SUBSCRIPTION_PROTOCOLS = ("email", "https", "sms")
+
+KubernetesVersion = Annotated[Literal[KUBERNETES_VERSIONS],  # type: ignore[valid-type]
+                              Allowed(f"one of {', '.join(KUBERNETES_VERSIONS)} (quote it in YAML)")]
+
+_CIDR_FORM = "a valid IPv4 network in CIDR form such as '10.10.0.0/16'"
+_VPC_CIDR = "a private (RFC 1918) network between /16 and /20"
+
+
+def _ipv4_network(value: str, allowed: str) -> ipaddress.IPv4Network:
+    """`value` as an IPv4 network with no host bits set, or the error line ending with `allowed`."""
+    try:
+        return ipaddress.IPv4Network(value, strict=True)
+    except ValueError:
+        raise _invalid(allowed) from None
+
+
+def _private_network(value: str) -> str:
+    net = _ipv4_network(value, _CIDR_FORM)
+    if not net.is_private or not 16 <= net.prefixlen <= 20:
+        raise _invalid(_VPC_CIDR)
+    return str(net)
+
+
+VpcCidr = Annotated[str, AfterValidator(_private_network),
+                    Allowed("a private IPv4 CIDR between /16 and /20 for each region, such as '10.10.0.0/16'")]
+
+#: EKS accepts at most 40 publicAccessCidrs per cluster.
+MAX_API_ACCESS_CIDRS = 40
+#: The widest range accepted: anything broader is "the internet" in all but name (0.0.0.0/1 + 128.0.0.0/1).
+MIN_API_ACCESS_PREFIX = 8
+_RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+_IPV4_NETWORK = "an IPv4 network in CIDR form with no host bits set, such as '203.0.113.0/24'"
+
+
+def _public_range(value: str) -> str:
+    """One entry of `kubernetesApiAccessCidrs`: a public range, never (close to) the whole internet."""
+    net = _ipv4_network(value, _IPV4_NETWORK)
+    if net.prefixlen < MIN_API_ACCESS_PREFIX:
+        raise _invalid(f"a range of /{MIN_API_ACCESS_PREFIX} or narrower: 0.0.0.0/0 and other internet-wide ranges "
+                       "expose the Kubernetes API to everyone; list your egress ranges")
+    if any(net.subnet_of(private) for private in _RFC1918):
+        raise _invalid("a public range: the public endpoint sees public source addresses (traffic from inside the "
+                       "VPC uses the private endpoint)")
+    return str(net)
+
+
+ApiAccessCidr = Annotated[str, AfterValidator(_public_range), Allowed(_IPV4_NETWORK)]
+ApiAccessCidrs = Annotated[
+    tuple[ApiAccessCidr, ...], Field(min_length=1, max_length=MAX_API_ACCESS_CIDRS),
+    Allowed(f"a non-empty list (at most {MAX_API_ACCESS_CIDRS}) of public IPv4 networks in CIDR form, "
+            f"/{MIN_API_ACCESS_PREFIX} or narrower, such as ['203.0.113.0/24'] (your deployers' and operators' "
+            "egress ranges; never 0.0.0.0/0)")]
+
+InstanceType = Annotated[str, Field(pattern=r"^[a-z0-9-]+\.[a-z0-9]+$"),
+                         Allowed("an EC2 instance type such as 'm6i.xlarge'")]
+ServiceName = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$"),
+                        Allowed("a DNS label: lowercase letters, digits and '-', at most 32 characters")]
+_IMAGE = ("a container image reference such as 'registry/repo:tag' (pin a tag or digest, not 'latest')")
+
+
+def _pinned(image: str) -> str:
+    if image.endswith(":latest"):
+        raise _invalid("pin a tag or digest, not 'latest' (a rollout must be reproducible)")
+    return image
+
+
+Image = Annotated[str, Field(pattern=r"^[^\s:]+(:[\w][\w.-]*|@sha256:[0-9a-f]{64})$"), AfterValidator(_pinned),
+                  Allowed(_IMAGE)]
+HttpPath = Annotated[str, Field(pattern=r"^/[\w./-]*$"), Allowed("an absolute HTTP path such as '/health/ready'")]
+
+_CPU = "a positive Kubernetes CPU quantity such as '500m' or '2'"
+_MEMORY = "a positive Kubernetes memory quantity such as '512Mi' or '2Gi'"
+
+
+def _number_as_text(value: Any) -> Any:
+    """YAML reads `cpu: 2` as a number; Kubernetes quantities are text."""
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+def _not_zero(allowed: str) -> Callable[[str], str]:
+    def check(quantity: str) -> str:
+        if quantity.startswith("0") and quantity.rstrip("m").strip("0.") == "":
+            raise _invalid(allowed)
+        return quantity
+    return check
+
+
+Cpu = Annotated[str, BeforeValidator(_number_as_text), Field(pattern=r"^(\d+(\.\d+)?|\d+m)$"),
+                AfterValidator(_not_zero(_CPU)), Allowed(_CPU)]
+Memory = Annotated[str, Field(pattern=r"^[1-9]\d*(Ki|Mi|Gi|Ti|K|M|G|T)?$"), Allowed(_MEMORY)]
+PostgresVersion = Annotated[str, Field(pattern=r"^\d{2}(\.\d+)?$"),
+                            Allowed("a PostgreSQL major.minor version such as '16.4'")]
+DbInstanceClass = Annotated[str, Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$"),
+                            Allowed("an RDS class such as 'db.r6g.large'")]
+CacheNodeType = Annotated[str, Field(pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$"),
+                          Allowed("an ElastiCache node type such as 'cache.r7g.large' (Global Datastore needs r/m "
+                                  "families or t4g.small and larger)")]
+_ACM_ARN = re.compile(r"^arn:aws[-a-z]*:acm:([a-z0-9-]+):\d{12}:certificate/[-0-9a-f]+$")
+CertificateArn = Annotated[str, Field(pattern=_ACM_ARN.pattern),
+                           Allowed("the ARN of an ACM certificate in that region")]
+BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"),
+                       Allowed("an S3 bucket name (3-63 lowercase letters, digits, '.' and '-') of a bucket in "
+                               "that region")]
+_HostName = Annotated[str, Field(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$")]
+
+
+# ---------------------------------------------------------------------------------------------
+# The models
+# ---------------------------------------------------------------------------------------------
+
+
+class _Model(BaseModel):
+    """camelCase keys in YAML, snake_case attributes in Python; unknown keys refused; immutable."""
+
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, validate_by_alias=True,
+                              extra="forbid", frozen=True)
+
+
+class NodeGroupSize(_Model):
+    """Per-AZ size of one managed node group (each AZ has its own group and scales on its own).
+
+    The DR region is pilot-light and may scale to zero until `hastack dr scale-up` brings it to the
+    primary's size.
+    """
+
+    min_size: Integer = Field(ge=0)
+    desired_size: Integer = Field(ge=0)
+    max_size: Integer = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NodeGroupSize:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise _invalid("sizes must be ordered minSize <= desiredSize <= maxSize")
+        return self
+
+
+class ServingNodeGroupSize(NodeGroupSize):
+    """The primary region serves traffic: every AZ keeps at least one node."""
+
+    min_size: Integer = Field(ge=1)
+    desired_size: Integer = Field(ge=1)
+
+
+class NodesConfig(_Model):
+    instance_types: Annotated[tuple[InstanceType, ...], Field(min_length=1),
+                              Allowed("a non-empty list of EC2 instance types such as ['m6i.xlarge']")]
+    disk_size_gb: Integer = Field(100, ge=20)
+    primary: ServingNodeGroupSize
     dr: NodeGroupSize
 
 
-@dataclass(frozen=True)
-class HealthPaths:
-    live: str
-    ready: str
-    startup: str
+class HealthPaths(_Model):
+    live: HttpPath = "/health/live"
+    ready: HttpPath = "/health/ready"
+    startup: HttpPath = "/health/startup"
 
 
-@dataclass(frozen=True)
-class ResourceAmounts:
-    cpu: str
-    memory: str
+class ResourceAmounts(_Model):
+    cpu: Cpu
+    memory: Memory
 
 
-@dataclass(frozen=True)
-class ServiceConfig:
-    name: str
-    image: str
-    port: int
-    replicas: int
-    max_replicas: int
-    health_paths: HealthPaths
+class Resources(_Model):
     requests: ResourceAmounts
     limits: ResourceAmounts
 
 
-@dataclass(frozen=True)
-class SloConfig:
-    availability: float  # percent, e.g. 99.95
-    latency_threshold_ms: int
-    rto_minutes: float
-    rpo_seconds: float
+class ServiceConfig(_Model):
+    name: ServiceName
+    image: Image
+    port: Integer = Field(ge=1024, le=65535)
+    replicas: Integer = Field(ge=2)
+    max_replicas: Annotated[Integer, Derived("3 x replicas"), Allowed("an integer >= replicas")] = Field(
+        None, ge=2, validate_default=True)
+    health_paths: HealthPaths = Field(default_factory=HealthPaths)
+    resources: Resources
+
+    @field_validator("max_replicas", mode="wrap")
+    @classmethod
+    def _at_least_replicas(cls, value: Any, handler: Callable[[Any], int], info: ValidationInfo) -> int:
+        floor = max(info.data.get("replicas", 2), 2)
+        if value is None:
+            return floor * 3
+        checked = handler(value)
+        if checked < floor:
+            raise _invalid(f"an integer >= {floor}")
+        return checked
+
+
+Services = Annotated[tuple[ServiceConfig, ...], Field(min_length=1), Allowed("a non-empty list of services")]
+
+
+class SloConfig(_Model):
+    availability: Annotated[Number, Field(gt=0, lt=100),
+                            Allowed("a percentage strictly between 0 and 100, such as 99.95")]
+    latency_threshold_ms: Integer = Field(300, ge=1)
+    rto_minutes: Annotated[Number, Field(gt=0), Allowed("a positive number of minutes")]
+    rpo_seconds: Annotated[Number, Field(gt=0), Allowed("a positive number of seconds")]
 
     @property
     def error_budget(self) -> float:
@@ -131,59 +344,163 @@ class SloConfig:
         return 1.0 - self.availability / 100.0
 
 
-@dataclass(frozen=True)
-class DatabaseConfig:
-    engine_version: str
-    instance_class: str
-    dr_instance_class: str
-    allocated_storage_gb: int
-    backup_retention_days: int
+class DatabaseConfig(_Model):
+    engine_version: PostgresVersion
+    instance_class: DbInstanceClass
+    dr_instance_class: Annotated[DbInstanceClass, Derived("instanceClass")] = Field(None, validate_default=True)
+    allocated_storage_gb: Integer = Field(100, ge=20)
+    backup_retention_days: Integer = Field(7, ge=7, le=35)
+
+    @field_validator("dr_instance_class", mode="wrap")
+    @classmethod
+    def _defaults_to_instance_class(cls, value: Any, handler: Callable[[Any], str], info: ValidationInfo) -> str:
+        return info.data.get("instance_class") if value is None else handler(value)  # type: ignore[return-value]
 
 
-@dataclass(frozen=True)
-class CacheConfig:
-    engine: str
-    engine_version: str
-    node_type: str
-    snapshot_retention_days: int
+class CacheConfig(_Model):
+    engine: Literal[CACHE_ENGINES] = "valkey"  # type: ignore[valid-type]
+    engine_version: Annotated[str, Field(pattern=r"^\d+\.\d+$"), Allowed("an engine version such as '8.0'")]
+    node_type: CacheNodeType
+    snapshot_retention_days: Integer = Field(7, ge=1, le=35)
 
 
-@dataclass(frozen=True)
-class Subscription:
-    protocol: str
-    endpoint: str
+class IngressConfig(_Model):
+    #: Region -> ACM certificate in that region (keys: the primary and the DR region, checked by `StackConfig`).
+    certificate_arns: dict[str, CertificateArn]
+    #: Optional, region -> an existing S3 bucket in that region for the ALB's access logs (none: no access logs).
+    access_log_buckets: dict[str, BucketName] = Field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class DrTimeouts:
-    fence_timeout_seconds: int
-    wait_timeout_seconds: int
+class DnsConfig(_Model):
+    zone_name: Annotated[_HostName, Allowed("an existing Route 53 public zone such as 'example.com'")]
+    record_name: Annotated[_HostName, Allowed("a host name inside dns.zoneName")]
+
+    @field_validator("record_name")
+    @classmethod
+    def _inside_zone(cls, record: str, info: ValidationInfo) -> str:
+        zone = info.data.get("zone_name")
+        if zone and not (record == zone or record.endswith("." + zone)):
+            raise _invalid(f"a host name inside dns.zoneName ({zone})")
+        return record
 
 
-@dataclass(frozen=True)
-class StackConfig:
-    primary_region: str
-    dr_region: str
-    dr_mode: str
-    active_region: str
-    az_count: int
-    vpc_cidrs: dict[str, str]
-    kubernetes_version: str
-    nodes: NodesConfig
-    services: tuple[ServiceConfig, ...]
-    slo: SloConfig
-    database: DatabaseConfig
-    cache: CacheConfig
-    certificate_arns: dict[str, str]
-    zone_name: str
-    record_name: str
-    subscriptions: tuple[Subscription, ...]
-    dr: DrTimeouts
-    #: Per region, an existing S3 bucket (same region) for the ALB's access logs; none: no access logs.
-    access_log_buckets: dict[str, str] = field(default_factory=dict)
-    #: Source ranges allowed to reach the EKS API's public endpoint (deployers, operators, the DR runner).
-    kubernetes_api_access_cidrs: tuple[str, ...] = ()
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+class Subscription(_Model):
+    protocol: Literal[SUBSCRIPTION_PROTOCOLS]  # type: ignore[valid-type]
+    endpoint: Annotated[str, Field(min_length=1), Allowed("an e-mail address, phone number or https URL")]
+
+
+class AlertingConfig(_Model):
+    subscriptions: tuple[Subscription, ...] = ()
+
+
+class DrConfig(_Model):
+    """What bounds `hastack dr`: every wait it makes has a limit from here."""
+
+    fence_timeout_seconds: Integer = Field(20, ge=1, le=300)
+    wait_timeout_seconds: Integer = Field(2700, ge=60, le=14400)
+
+
+class StackConfig(_Model):
+    """Every `hastack:` key of one stack. Fields validate in this order: later rules may read earlier keys."""
+
+    primary_region: Region = Field(description="AWS region that serves production traffic (three AZs).")
+    dr_region: Region = Field(description="Pilot-light disaster-recovery region; must differ from primaryRegion.")
+    dr_mode: Literal[DR_MODES] = Field(  # type: ignore[valid-type]
+        "pilot-light", description="DR strategy. Only `pilot-light` is implemented.")
+    active_region: Annotated[Region, Derived("primaryRegion")] = Field(
+        None, validate_default=True,
+        description="Region currently serving traffic (defaults to primaryRegion). Set it to drRegion after "
+                    "`hastack dr scale-up` so the next `pulumi up` keeps the failover instead of undoing it.")
+    az_count: Integer = Field(3, ge=3, le=6, description="Availability Zones used per region (at least 3).")
+    vpc_cidrs: dict[str, VpcCidr] = Field(
+        description="Map region -> VPC CIDR, one per region, non-overlapping (e.g. {us-east-1: 10.10.0.0/16}).")
+    kubernetes_version: KubernetesVersion = Field(description='EKS control-plane version, e.g. "1.31".')
+    kubernetes_api_access_cidrs: ApiAccessCidrs = Field(
+        description="Required. Public IPv4 CIDRs (/8 or narrower, at most 40, never 0.0.0.0/0) allowed to reach the "
+                    "EKS API's public endpoint: the egress ranges of whoever runs `pulumi up`, kubectl and `hastack "
+                    "dr`. Nodes and anything inside the VPC use the private endpoint.")
+    nodes: NodesConfig = Field(
+        description="Managed node groups, one per AZ (sizes are per AZ; DR may be 0 while pilot-light).")
+    services: Services = Field(description="Model-serving services, each a Deployment behind the region's ALB.")
+    slo: SloConfig = Field(description="Availability and latency objective, RTO and RPO budgets.")
+    database: DatabaseConfig = Field(description="RDS PostgreSQL writer (Multi-AZ) and its cross-region replica.")
+    cache: CacheConfig = Field(description="ElastiCache Global Datastore (one node per AZ in each region).")
+    ingress: IngressConfig = Field(
+        description="ALB per region: its ACM certificate and, optionally, an S3 bucket in that region (whose policy "
+                    "lets the region's ELB account write) for access logs.")
+    dns: DnsConfig = Field(description="Route 53 failover record; the hosted zone must already exist.")
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig,
+                                     description="Who gets paged: SNS subscriptions of every paging topic.")
+    dr: DrConfig = Field(default_factory=DrConfig, description="Bounds of the DR command (`hastack dr`).")
+
+    # -- rules across keys ---------------------------------------------------------------------
+
+    @field_validator("dr_region")
+    @classmethod
+    def _dr_elsewhere(cls, dr: str, info: ValidationInfo) -> str:
+        primary = info.data.get("primary_region")
+        if dr == primary:
+            raise _invalid(f"the DR region must differ from hastack:primaryRegion ({primary}); a DR replica in the "
+                           "same region does not survive a regional outage")
+        return dr
+
+    @field_validator("active_region", mode="wrap")
+    @classmethod
+    def _one_of_the_regions(cls, value: Any, handler: Callable[[Any], str], info: ValidationInfo) -> str:
+        primary, dr = info.data.get("primary_region"), info.data.get("dr_region")
+        if value is None:
+            return primary  # type: ignore[return-value]  # None only when primaryRegion failed: reported there
+        active = handler(value)
+        if primary and dr and active not in (primary, dr):
+            raise _invalid(f"either hastack:primaryRegion ({primary}) or hastack:drRegion ({dr})")
+        return active
+
+    @field_validator("vpc_cidrs", mode="wrap")
+    @classmethod
+    def _one_cidr_per_region(cls, value: Any, handler: Callable[[Any], dict[str, str]],
+                             info: ValidationInfo) -> dict[str, str]:
+        cidrs = _validate_reporting(handler, value, _region_keys(value, info, required=True))
+        nets = [ipaddress.IPv4Network(c) for c in cidrs.values()]
+        if len(nets) == 2 and nets[0].overlaps(nets[1]):
+            raise _invalid("the regions' CIDRs must not overlap (cross-region peering and replication need both "
+                           "routable)")
+        return cidrs
+
+    @field_validator("kubernetes_api_access_cidrs", mode="wrap")
+    @classmethod
+    def _each_range_once(cls, value: Any, handler: Callable[[Any], tuple[str, ...]]) -> tuple[str, ...]:
+        return _validate_reporting(handler, value, _repeated(value, lambda item: item, "each range once"))
+
+    @field_validator("services", mode="wrap")
+    @classmethod
+    def _unique_names_and_ports(cls, value: Any, handler: Callable[[Any], tuple[ServiceConfig, ...]]
+                                ) -> tuple[ServiceConfig, ...]:
+        def entry(key: str) -> Callable[[Any], Any]:
+            return lambda service: service.get(key) if isinstance(service, dict) else None
+
+        problems = [*_repeated(value, entry("name"), "service names must be unique", "name"),
+                    *_repeated(value, entry("port"), "each service needs its own port", "port")]
+        return _validate_reporting(handler, value, problems)
+
+    @field_validator("ingress", mode="wrap")
+    @classmethod
+    def _certificates_per_region(cls, value: Any, handler: Callable[[Any], IngressConfig],
+                                 info: ValidationInfo) -> IngressConfig:
+        problems: list[InitErrorDetails] = []
+        if isinstance(value, dict):
+            arns = value.get("certificateArns")
+            for p in _region_keys(arns, info, required=True):
+                problems.append({**p, "loc": ("certificateArns", *p["loc"])})
+            for region, arn in (arns.items() if isinstance(arns, dict) else ()):
+                match = _ACM_ARN.match(arn) if isinstance(arn, str) else None
+                if match and match.group(1) != region:
+                    problems.append(_problem(("certificateArns", region), arn,
+                                             f"an ACM certificate ARN in region {region}"))
+            for p in _region_keys(value.get("accessLogBuckets"), info, required=False):
+                problems.append({**p, "loc": ("accessLogBuckets", *p["loc"])})
+        return _validate_reporting(handler, value, problems)
+
+    # -- derived -------------------------------------------------------------------------------
 
     @property
     def regions(self) -> tuple[str, str]:
@@ -195,324 +512,42 @@ class StackConfig:
         return self.active_region == self.dr_region
 
 
-# ---------------------------------------------------------------------------------------------
-# Validation helpers: each records an error and returns a usable fallback so that validation
-# can go on and report everything at once.
-# ---------------------------------------------------------------------------------------------
+def _region_keys(mapping: Any, info: ValidationInfo, *, required: bool) -> list[InitErrorDetails]:
+    """Problems with the keys of a region -> value map: exactly the stack's two regions (or a subset)."""
+    primary, dr = info.data.get("primary_region"), info.data.get("dr_region")
+    if not isinstance(mapping, dict) or not primary or not dr:
+        return []  # not a map (reported by the map's own type) or regions unknown (reported there)
+    problems = [_problem((key,), value, f"keys must be the primary or DR region ({primary}, {dr})")
+                for key, value in mapping.items() if key not in (primary, dr)]
+    if required:
+        problems += [InitErrorDetails(type="missing", loc=(region,), input=mapping)
+                     for region in (primary, dr) if region not in mapping]
+    return problems
 
 
-class _Collector:
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    def add(self, key: str, value: Any, allowed: str) -> None:
-        self.errors.append(f"hastack:{key} = {_show(value)} is invalid: {allowed}")
-
-    def missing(self, key: str, allowed: str) -> None:
-        self.errors.append(f"hastack:{key} is required: {allowed}")
-
-    def mapping(self, key: str, value: Any, required: bool = True) -> dict[str, Any]:
-        if value is None:
-            if required:
-                self.missing(key, "expected an object")
-            return {}
-        if not isinstance(value, dict):
-            self.add(key, value, "expected an object")
-            return {}
-        return value
-
-    def unknown(self, key: str, data: dict[str, Any], allowed: tuple[str, ...]) -> None:
-        for extra in sorted(set(data) - set(allowed)):
-            self.errors.append(f"hastack:{key}.{extra} is not a known key: allowed are {', '.join(allowed)}")
-
-    def string(self, key: str, value: Any, allowed: str, pattern: re.Pattern[str] | None = None,
-               default: str | None = None) -> str:
-        if value is None:
-            if default is not None:
-                return default
-            self.missing(key, allowed)
-            return ""
-        if not isinstance(value, str) or not value or (pattern is not None and not pattern.match(value)):
-            self.add(key, value, allowed)
-            return str(value)
-        return value
-
-    def integer(self, key: str, value: Any, minimum: int, default: int | None = None,
-                maximum: int | None = None) -> int:
-        allowed = f"an integer >= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
-        if value is None:
-            if default is not None:
-                return default
-            self.missing(key, allowed)
-            return minimum
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.add(key, value, allowed)
-            return minimum
-        if value < minimum or (maximum is not None and value > maximum):
-            self.add(key, value, allowed)
-        return value
-
-    def number(self, key: str, value: Any, allowed: str, ok: Any, default: float | None = None) -> float:
-        if value is None:
-            if default is not None:
-                return default
-            self.missing(key, allowed)
-            return 0.0
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(float(value)):
-            self.add(key, value, allowed)
-            return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
-        return float(value)
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-# ---------------------------------------------------------------------------------------------
-# Sections
-# ---------------------------------------------------------------------------------------------
-
-
-def _node_size(c: _Collector, key: str, data: Any, min_floor: int) -> NodeGroupSize:
-    d = c.mapping(key, data)
-    c.unknown(key, d, ("minSize", "desiredSize", "maxSize"))
-    mn = c.integer(f"{key}.minSize", d.get("minSize"), min_floor)
-    ds = c.integer(f"{key}.desiredSize", d.get("desiredSize"), min_floor)
-    mx = c.integer(f"{key}.maxSize", d.get("maxSize"), 1)
-    if d and all(isinstance(v, int) for v in (mn, ds, mx)) and not (mn <= ds <= mx):
-        c.add(key, {"minSize": mn, "desiredSize": ds, "maxSize": mx},
-              "sizes must be ordered minSize <= desiredSize <= maxSize")
-    return NodeGroupSize(mn, ds, mx)
-
-
-def _nodes(c: _Collector, data: Any) -> NodesConfig:
-    d = c.mapping("nodes", data)
-    c.unknown("nodes", d, ("instanceTypes", "diskSizeGb", "primary", "dr"))
-    types = d.get("instanceTypes")
-    if not isinstance(types, list) or not types or not all(isinstance(t, str) and "." in t for t in types):
-        c.add("nodes.instanceTypes", types, "a non-empty list of EC2 instance types such as ['m6i.xlarge']")
-        types = []
-    disk = c.integer("nodes.diskSizeGb", d.get("diskSizeGb"), 20, default=100)
-    # The primary region serves traffic: every AZ keeps at least one node. The DR region is
-    # pilot-light and may scale to zero until `hastack dr scale-up` brings it to the primary's size.
-    primary = _node_size(c, "nodes.primary", d.get("primary"), 1)
-    dr = _node_size(c, "nodes.dr", d.get("dr"), 0)
-    return NodesConfig(tuple(types), disk, primary, dr)
-
-
-def _resources(c: _Collector, key: str, data: Any) -> ResourceAmounts:
-    d = c.mapping(key, data)
-    c.unknown(key, d, ("cpu", "memory"))
-    cpu = d.get("cpu")
-    mem = d.get("memory")
-    if cpu is not None and not isinstance(cpu, str):
-        cpu = str(cpu)
-    if not isinstance(cpu, str) or not _CPU_RE.match(cpu) or cpu in ("0", "0m"):
-        c.add(f"{key}.cpu", d.get("cpu"), "a positive Kubernetes CPU quantity such as '500m' or '2'")
-    if not isinstance(mem, str) or not _MEMORY_RE.match(mem) or mem.startswith("0"):
-        c.add(f"{key}.memory", mem, "a positive Kubernetes memory quantity such as '512Mi' or '2Gi'")
-    return ResourceAmounts(str(cpu), str(mem))
-
-
-def _services(c: _Collector, data: Any, az_count: int) -> tuple[ServiceConfig, ...]:
-    if not isinstance(data, list) or not data:
-        c.add("services", data, "a non-empty list of services") if data is not None else c.missing(
-            "services", "a non-empty list of services")
-        return ()
-    out: list[ServiceConfig] = []
-    names: set[str] = set()
-    ports: set[int] = set()
-    for i, raw in enumerate(data):
-        key = f"services[{i}]"
-        d = c.mapping(key, raw)
-        c.unknown(key, d, ("name", "image", "port", "replicas", "maxReplicas", "healthPaths", "resources"))
-        name = c.string(f"{key}.name", d.get("name"), "a DNS label: lowercase letters, digits and '-', "
-                        "at most 32 characters", _NAME_RE)
-        if name in names:
-            c.add(f"{key}.name", name, "service names must be unique")
-        names.add(name)
-        image = c.string(f"{key}.image", d.get("image"), "a container image reference such as "
-                         "'registry/repo:tag' (pin a tag or digest, not 'latest')",
-                         re.compile(r"^[^\s:]+(:[\w][\w.-]*|@sha256:[0-9a-f]{64})$"))
-        if image.endswith(":latest"):
-            c.add(f"{key}.image", image, "pin a tag or digest, not 'latest' (a rollout must be reproducible)")
-        port = c.integer(f"{key}.port", d.get("port"), 1024, maximum=65535)
-        if port in ports:
-            c.add(f"{key}.port", port, "each service needs its own port")
-        ports.add(port)
-        replicas = c.integer(f"{key}.replicas", d.get("replicas"), 2)
-        max_replicas = c.integer(f"{key}.maxReplicas", d.get("maxReplicas"), max(replicas, 2),
-                                 default=max(replicas, 2) * 3)
-        paths = c.mapping(f"{key}.healthPaths", d.get("healthPaths"), required=False)
-        c.unknown(f"{key}.healthPaths", paths, tuple(DEFAULT_HEALTH_PATHS))
-        resolved: dict[str, str] = {}
-        for probe, default in DEFAULT_HEALTH_PATHS.items():
-            resolved[probe] = c.string(f"{key}.healthPaths.{probe}", paths.get(probe),
-                                       "an absolute HTTP path such as '/health/ready'",
-                                       re.compile(r"^/[\w./-]*$"), default=default)
-        res = c.mapping(f"{key}.resources", d.get("resources"))
-        c.unknown(f"{key}.resources", res, ("requests", "limits"))
-        requests = _resources(c, f"{key}.resources.requests", res.get("requests"))
-        limits = _resources(c, f"{key}.resources.limits", res.get("limits"))
-        out.append(ServiceConfig(name, image, port, replicas, max_replicas, HealthPaths(**resolved),
-                                 requests, limits))
-    return tuple(out)
-
-
-def _slo(c: _Collector, data: Any) -> SloConfig:
-    d = c.mapping("slo", data)
-    c.unknown("slo", d, ("availability", "latencyThresholdMs", "rtoMinutes", "rpoSeconds"))
-    availability = c.number("slo.availability", d.get("availability"),
-                            "a percentage strictly between 0 and 100, such as 99.95", lambda v: 0 < v < 100)
-    latency = c.integer("slo.latencyThresholdMs", d.get("latencyThresholdMs"), 1, default=300)
-    rto = c.number("slo.rtoMinutes", d.get("rtoMinutes"), "a positive number of minutes", lambda v: v > 0)
-    rpo = c.number("slo.rpoSeconds", d.get("rpoSeconds"), "a positive number of seconds", lambda v: v > 0)
-    return SloConfig(availability, latency, rto, rpo)
-
-
-def _database(c: _Collector, data: Any) -> DatabaseConfig:
-    d = c.mapping("database", data)
-    c.unknown("database", d, ("engineVersion", "instanceClass", "drInstanceClass", "allocatedStorageGb",
-                              "backupRetentionDays"))
-    version = c.string("database.engineVersion", d.get("engineVersion"),
-                       "a PostgreSQL major.minor version such as '16.4'", re.compile(r"^\d{2}(\.\d+)?$"))
-    klass_re = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
-    klass = c.string("database.instanceClass", d.get("instanceClass"), "an RDS class such as 'db.r6g.large'",
-                     klass_re)
-    dr_klass = c.string("database.drInstanceClass", d.get("drInstanceClass"),
-                        "an RDS class such as 'db.r6g.large'", klass_re, default=klass)
-    storage = c.integer("database.allocatedStorageGb", d.get("allocatedStorageGb"), 20, default=100)
-    retention = c.integer("database.backupRetentionDays", d.get("backupRetentionDays"), 7, default=7,
-                          maximum=35)
-    return DatabaseConfig(version, klass, dr_klass, storage, retention)
-
-
-def _cache(c: _Collector, data: Any) -> CacheConfig:
-    d = c.mapping("cache", data)
-    c.unknown("cache", d, ("engine", "engineVersion", "nodeType", "snapshotRetentionDays"))
-    engine = d.get("engine", "valkey")
-    if engine not in CACHE_ENGINES:
-        c.add("cache.engine", engine, f"one of {', '.join(CACHE_ENGINES)}")
-    version = c.string("cache.engineVersion", d.get("engineVersion"), "an engine version such as '8.0'",
-                       re.compile(r"^\d+\.\d+$"))
-    node_type = c.string("cache.nodeType", d.get("nodeType"), "an ElastiCache node type such as "
-                         "'cache.r7g.large' (Global Datastore needs r/m families or t4g.small and larger)",
-                         re.compile(r"^cache\.[a-z0-9]+\.[a-z0-9]+$"))
-    snapshots = c.integer("cache.snapshotRetentionDays", d.get("snapshotRetentionDays"), 1, default=7,
-                          maximum=35)
-    return CacheConfig(str(engine), version, node_type, snapshots)
-
-
-def _cidrs(c: _Collector, data: Any, regions: tuple[str, str]) -> dict[str, str]:
-    d = c.mapping("vpcCidrs", data)
-    out: dict[str, str] = {}
-    nets: dict[str, ipaddress.IPv4Network] = {}
-    for region in regions:
-        if region and region not in d:
-            c.missing(f"vpcCidrs.{region}", "a private IPv4 CIDR between /16 and /20 for each region")
-    for region, cidr in d.items():
-        if region not in regions and regions[0] != regions[1]:
-            c.add(f"vpcCidrs.{region}", cidr, f"keys must be the primary or DR region ({', '.join(regions)})")
+def _repeated(items: Any, key: Callable[[Any], Any], allowed: str, *field: str) -> list[InitErrorDetails]:
+    """A problem for each entry of a list whose `key` an earlier entry already had."""
+    if not isinstance(items, (list, tuple)):
+        return []
+    seen: set[Any] = set()
+    problems: list[InitErrorDetails] = []
+    for i, item in enumerate(items):
+        value = key(item)
+        if value is None or isinstance(value, (dict, list)):
             continue
-        try:
-            net = ipaddress.IPv4Network(str(cidr), strict=True)
-        except ValueError:
-            c.add(f"vpcCidrs.{region}", cidr, "a valid IPv4 network in CIDR form such as '10.10.0.0/16'")
-            continue
-        if not net.is_private or not 16 <= net.prefixlen <= 20:
-            c.add(f"vpcCidrs.{region}", cidr, "a private (RFC 1918) network between /16 and /20")
-            continue
-        out[region] = str(net)
-        nets[region] = net
-    if len(nets) == 2:
-        (ra, na), (rb, nb) = nets.items()
-        if na.overlaps(nb):
-            c.add("vpcCidrs", {ra: str(na), rb: str(nb)},
-                  "the regions' CIDRs must not overlap (cross-region peering and replication need both routable)")
-    return out
+        if value in seen:
+            problems.append(_problem((i, *field), value, allowed))
+        seen.add(value)
+    return problems
 
 
-#: EKS accepts at most 40 publicAccessCidrs per cluster.
-MAX_API_ACCESS_CIDRS = 40
-#: The widest range accepted: anything broader is "the internet" in all but name (0.0.0.0/1 + 128.0.0.0/1).
-MIN_API_ACCESS_PREFIX = 8
-_RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+#: Every top-level key the program understands (namespace `hastack`), in validation order.
+KNOWN_KEYS = tuple(field.alias or name for name, field in StackConfig.model_fields.items())
 
 
-def _api_access_cidrs(c: _Collector, data: Any) -> tuple[str, ...]:
-    """`kubernetesApiAccessCidrs`: who may reach the EKS API's public endpoint (nodes use the private one).
-
-    Required and never the whole internet: the endpoint is authenticated by IAM, but an API server open
-    to 0.0.0.0/0 is one credential leak or one API-server CVE away from the cluster.
-    """
-    key = "kubernetesApiAccessCidrs"
-    rule = (f"a non-empty list (at most {MAX_API_ACCESS_CIDRS}) of public IPv4 networks in CIDR form, /"
-            f"{MIN_API_ACCESS_PREFIX} or narrower, such as ['203.0.113.0/24'] (your deployers' and operators' "
-            "egress ranges; never 0.0.0.0/0)")
-    if data is None:
-        c.missing(key, rule)
-        return ()
-    if not isinstance(data, list) or not data or len(data) > MAX_API_ACCESS_CIDRS:
-        c.add(key, data, rule)
-        return ()
-    out: list[str] = []
-    for i, cidr in enumerate(data):
-        try:
-            net = ipaddress.IPv4Network(str(cidr), strict=True) if isinstance(cidr, str) else None
-        except ValueError:
-            net = None
-        if net is None:
-            c.add(f"{key}[{i}]", cidr, "an IPv4 network in CIDR form with no host bits set, such as "
-                  "'203.0.113.0/24'")
-        elif net.prefixlen < MIN_API_ACCESS_PREFIX:
-            c.add(f"{key}[{i}]", cidr, f"a range of /{MIN_API_ACCESS_PREFIX} or narrower: 0.0.0.0/0 and other "
-                  "internet-wide ranges expose the Kubernetes API to everyone; list your egress ranges")
-        elif any(net.subnet_of(private) for private in _RFC1918):
-            c.add(f"{key}[{i}]", cidr, "a public range: the public endpoint sees public source addresses "
-                  "(traffic from inside the VPC uses the private endpoint)")
-        elif str(net) in out:
-            c.add(f"{key}[{i}]", cidr, "each range once")
-        else:
-            out.append(str(net))
-    return tuple(out)
-
-
-def _certificates(c: _Collector, data: Any, regions: tuple[str, str]) -> dict[str, str]:
-    d = c.mapping("ingress", data)
-    c.unknown("ingress", d, ("certificateArns", "accessLogBuckets"))
-    arns = c.mapping("ingress.certificateArns", d.get("certificateArns"))
-    out: dict[str, str] = {}
-    for region in regions:
-        arn = arns.get(region)
-        m = _ACM_ARN_RE.match(arn) if isinstance(arn, str) else None
-        if arn is None:
-            c.missing(f"ingress.certificateArns.{region}", "the ARN of an ACM certificate in that region")
-        elif m is None or m.group(1) != region:
-            c.add(f"ingress.certificateArns.{region}", arn, f"an ACM certificate ARN in region {region}")
-        else:
-            out[region] = arn
-    return out
-
-
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-
-
-def _access_log_buckets(c: _Collector, data: Any, regions: tuple[str, str]) -> dict[str, str]:
-    """Optional `ingress.accessLogBuckets: {<region>: <bucket>}` (ALB logs go to a bucket in the ALB's region)."""
-    ingress = data if isinstance(data, dict) else {}
-    buckets = c.mapping("ingress.accessLogBuckets", ingress.get("accessLogBuckets"), required=False)
-    out: dict[str, str] = {}
-    for region, bucket in buckets.items():
-        if region not in regions:
-            c.add(f"ingress.accessLogBuckets.{region}", bucket, f"keys must be the primary or DR region "
-                  f"({', '.join(regions)})")
-        elif not isinstance(bucket, str) or not _BUCKET_RE.match(bucket):
-            c.add(f"ingress.accessLogBuckets.{region}", bucket, "an S3 bucket name (3-63 lowercase letters, "
-                  "digits, '.' and '-') of a bucket in that region")
-        else:
-            out[region] = bucket
-    return out
+# ---------------------------------------------------------------------------------------------
+# Errors, in words: one place turns pydantic's errors into the lines an operator reads
+# ---------------------------------------------------------------------------------------------
 
 
 def parse_config(raw: dict[str, Any]) -> StackConfig:
@@ -520,97 +555,199 @@ def parse_config(raw: dict[str, Any]) -> StackConfig:
 
     Raises `ConfigError` listing every problem found.
     """
-    c = _Collector()
-    for key in sorted(set(raw) - set(KNOWN_KEYS)):
-        c.errors.append(f"hastack:{key} is not a known key: allowed are {', '.join(KNOWN_KEYS)}")
+    try:
+        return StackConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError([explain(error) for error in exc.errors()]) from None
 
-    region_rule = "an AWS region name such as 'us-east-1'"
-    primary = c.string("primaryRegion", raw.get("primaryRegion"), region_rule, _REGION_RE)
-    dr = c.string("drRegion", raw.get("drRegion"), region_rule, _REGION_RE)
-    if primary and dr and primary == dr:
-        c.add("drRegion", dr, f"the DR region must differ from hastack:primaryRegion ({primary}); a DR "
-              "replica in the same region does not survive a regional outage")
-    dr_mode = c.string("drMode", raw.get("drMode"), f"one of {', '.join(DR_MODES)}", default="pilot-light")
-    if dr_mode not in DR_MODES:
-        c.add("drMode", dr_mode, f"one of {', '.join(DR_MODES)}")
-    active = c.string("activeRegion", raw.get("activeRegion"), region_rule, default=primary)
-    if active not in (primary, dr):
-        c.add("activeRegion", active, f"either hastack:primaryRegion ({primary}) or hastack:drRegion ({dr})")
-    az_count = c.integer("azCount", raw.get("azCount"), 3, default=3, maximum=6)
-    cidrs = _cidrs(c, raw.get("vpcCidrs"), (primary, dr))
-    api_cidrs = _api_access_cidrs(c, raw.get("kubernetesApiAccessCidrs"))
-    k8s = raw.get("kubernetesVersion")
-    if k8s not in KUBERNETES_VERSIONS:
-        if k8s is None:
-            c.missing("kubernetesVersion", f"one of {', '.join(KUBERNETES_VERSIONS)}")
-        else:
-            c.add("kubernetesVersion", k8s, f"one of {', '.join(KUBERNETES_VERSIONS)} (quote it in YAML)")
-    nodes = _nodes(c, raw.get("nodes"))
-    services = _services(c, raw.get("services"), az_count)
-    slo = _slo(c, raw.get("slo"))
-    database = _database(c, raw.get("database"))
-    cache = _cache(c, raw.get("cache"))
-    certs = _certificates(c, raw.get("ingress"), (primary, dr))
-    log_buckets = _access_log_buckets(c, raw.get("ingress"), (primary, dr))
 
-    dns = c.mapping("dns", raw.get("dns"))
-    c.unknown("dns", dns, ("zoneName", "recordName"))
-    host_re = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$")
-    zone = c.string("dns.zoneName", dns.get("zoneName"), "an existing Route 53 public zone such as "
-                    "'example.com'", host_re).rstrip(".")
-    record = c.string("dns.recordName", dns.get("recordName"), "a host name inside dns.zoneName", host_re)
-    if zone and record and not (record == zone or record.endswith("." + zone)):
-        c.add("dns.recordName", record, f"a host name inside dns.zoneName ({zone})")
+def explain(error: ErrorDetails) -> str:
+    """One pydantic error as the line an operator reads: key path, bad value, what is allowed."""
+    loc = error["loc"]
+    key = f"{NAMESPACE}:{key_path(loc)}"
+    if error["type"] == "extra_forbidden":
+        known = _keys_of(_type_at(loc[:-1]))
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"{key} is not a known key: {hint}allowed are {', '.join(known)}"
+    if error["type"] == "hastack":
+        allowed = error["ctx"]["allowed"]
+    else:
+        allowed = allowed_at(loc) or error["msg"]
+    if error["type"] == "missing":
+        return f"{key} is required: {allowed}"
+    return f"{key} = {_show(error['input'])} is invalid: {allowed}"
 
-    alerting = c.mapping("alerting", raw.get("alerting"), required=False)
-    c.unknown("alerting", alerting, ("subscriptions",))
-    subs_raw = alerting.get("subscriptions", [])
-    subs: list[Subscription] = []
-    if not isinstance(subs_raw, list):
-        c.add("alerting.subscriptions", subs_raw, "a list of {protocol, endpoint}")
-        subs_raw = []
-    for i, s in enumerate(subs_raw):
-        d = c.mapping(f"alerting.subscriptions[{i}]", s)
-        proto = d.get("protocol")
-        if proto not in SUBSCRIPTION_PROTOCOLS:
-            c.add(f"alerting.subscriptions[{i}].protocol", proto, f"one of {', '.join(SUBSCRIPTION_PROTOCOLS)}")
-        endpoint = c.string(f"alerting.subscriptions[{i}].endpoint", d.get("endpoint"),
-                            "an e-mail address, phone number or https URL")
-        subs.append(Subscription(str(proto), endpoint))
 
-    drd = c.mapping("dr", raw.get("dr"), required=False)
-    c.unknown("dr", drd, ("fenceTimeoutSeconds", "waitTimeoutSeconds"))
-    timeouts = DrTimeouts(
-        c.integer("dr.fenceTimeoutSeconds", drd.get("fenceTimeoutSeconds"), 1, default=20, maximum=300),
-        c.integer("dr.waitTimeoutSeconds", drd.get("waitTimeoutSeconds"), 60, default=2700, maximum=14400),
-    )
+def key_path(loc: tuple[str | int, ...]) -> str:
+    """`('services', 0, 'port')` -> `services[0].port`."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
-    if c.errors:
-        raise ConfigError(c.errors)
-    return StackConfig(
-        primary_region=primary, dr_region=dr, dr_mode=dr_mode, active_region=active, az_count=az_count,
-        vpc_cidrs=cidrs, kubernetes_version=str(k8s), nodes=nodes, services=services, slo=slo,
-        database=database, cache=cache, certificate_arns=certs, zone_name=zone, record_name=record,
-        subscriptions=tuple(subs), dr=timeouts, access_log_buckets=log_buckets,
-        kubernetes_api_access_cidrs=api_cidrs, raw=dict(raw),
-    )
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# -- walking the model by key path (for error lines and the key reference) ----------------------
+
+
+@dataclass(frozen=True)
+class _Node:
+    """A type in the model, with the metadata (bounds, `Allowed`) it carries where it is used."""
+
+    type: Any
+    metadata: tuple[Any, ...] = ()
+
+    @staticmethod
+    def of(tp: Any, metadata: tuple[Any, ...] = ()) -> _Node:
+        inner: list[Any] = []
+        while get_origin(tp) is Annotated:
+            tp, *extra = get_args(tp)
+            inner = [*extra, *inner]
+        flat: list[Any] = []
+        for m in (*inner, *metadata):
+            flat.extend(m.metadata if isinstance(m, FieldInfo) else [m])
+        return _Node(tp, tuple(flat))
+
+    def child(self, part: str | int) -> _Node | None:
+        tp = self.type
+        if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(part, str):
+            field = next((f for n, f in tp.model_fields.items() if part in (f.alias, n)), None)
+            return _Node.of(field.annotation, tuple(field.metadata)) if field else None
+        args = get_args(tp)
+        if get_origin(tp) in (tuple, list) and isinstance(part, int):
+            return _Node.of(args[0])
+        if get_origin(tp) is dict and isinstance(part, str):
+            return _Node.of(args[1])
+        return None
+
+    def allowed(self) -> str:
+        """What a value here must be, in words."""
+        texts = [m.text for m in self.metadata if isinstance(m, Allowed)]
+        if texts:
+            return texts[-1]
+        tp = self.type
+        if get_origin(tp) is Literal:
+            return f"one of {', '.join(map(str, get_args(tp)))}"
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            return f"an object with keys {', '.join(_keys_of(self))}"
+        if tp in (int, float):
+            return ("an integer" if tp is int else "a number") + _bounds(self.metadata)
+        if get_origin(tp) in (tuple, list):
+            return f"a list of: {_Node.of(get_args(tp)[0]).allowed()}"
+        if get_origin(tp) is dict:
+            return f"a map of: {_Node.of(get_args(tp)[1]).allowed()}"
+        return "a string" if tp is str else str(tp)
+
+
+def _bounds(metadata: tuple[Any, ...]) -> str:
+    words = {annotated_types.Ge: (">=", "ge"), annotated_types.Gt: (">", "gt"),
+             annotated_types.Le: ("<=", "le"), annotated_types.Lt: ("<", "lt")}
+    parts = [f"{words[type(m)][0]} {getattr(m, words[type(m)][1])}" for m in metadata if type(m) in words]
+    return (" " + " and ".join(parts)) if parts else ""
+
+
+def _type_at(loc: tuple[str | int, ...]) -> _Node | None:
+    node: _Node | None = _Node.of(StackConfig)
+    for part in loc:
+        node = node.child(part) if node else None
+    return node
+
+
+def _keys_of(node: _Node | None) -> list[str]:
+    tp = node.type if node else None
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [f.alias or n for n, f in tp.model_fields.items()]
+    return []
+
+
+def allowed_at(loc: tuple[str | int, ...]) -> str | None:
+    """What the value at `loc` (a pydantic error location) must be, in words; None off the model."""
+    node = _type_at(loc)
+    return node.allowed() if node else None
+
+
+# -- the key reference (README table, Pulumi.yaml) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyReference:
+    """One documented key: its path, its default (text, JSON or a `Derived` text; None: required), what is allowed."""
+
+    key: str
+    default: str | None
+    allowed: str
+
+
+def reference() -> list[KeyReference]:
+    """Every leaf key of the model, in order, with its default and rule (the README's key table)."""
+    return list(_leaves(_Node.of(StackConfig), ""))
+
+
+def _leaves(node: _Node, path: str) -> Iterator[KeyReference]:
+    tp = node.type
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        for name, field in tp.model_fields.items():
+            child = _Node.of(field.annotation, tuple(field.metadata))
+            key = f"{path}.{field.alias or name}" if path else (field.alias or name)
+            inner = child.type
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                yield from _leaves(child, key)
+            elif get_origin(inner) in (tuple, list) and _is_model(get_args(inner)[0]):
+                yield KeyReference(key, _default(field), child.allowed())
+                yield from _leaves(_Node.of(get_args(inner)[0]), f"{key}[]")
+            elif get_origin(inner) is dict:
+                yield KeyReference(f"{key}.<region>", _default(field), _Node.of(get_args(inner)[1]).allowed())
+            else:
+                yield KeyReference(key, _default(field), child.allowed())
+
+
+def _is_model(tp: Any) -> bool:
+    tp = _Node.of(tp).type
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _default(field: FieldInfo) -> str | None:
+    if field.default_factory is not None:
+        default = _dump(field.default_factory())  # type: ignore[call-arg]
+    elif field.default is PydanticUndefined:
+        return None
+    elif field.default is None:
+        return next(m.text for m in field.metadata if isinstance(m, Derived))
+    else:
+        default = _dump(field.default)
+    return default if isinstance(default, str) else json.dumps(default)
+
+
+def _dump(value: Any) -> Any:
+    return value.model_dump(by_alias=True) if isinstance(value, BaseModel) else value
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the config under Pulumi
+# ---------------------------------------------------------------------------------------------
 
 
 def load_config() -> StackConfig:
     """Read every `hastack:*` key through `pulumi.Config` and validate it (raises `ConfigError`)."""
-    from pulumi.runtime.config import get_config_env
+    from pulumi.runtime.config import CONFIG, get_config_env
 
     cfg = pulumi.Config(NAMESPACE)
-    from pulumi.runtime.config import CONFIG
-
     present = {k.split(":", 1)[1] for k in (*get_config_env(), *CONFIG.get()) if k.startswith(NAMESPACE + ":")}
     raw: dict[str, Any] = {}
     for key in sorted(present | set(KNOWN_KEYS)):
         value = cfg.get(key)
-        if value is None:
-            continue
-        raw[key] = _decode(key, value)
+        if value is not None:
+            raw[key] = _decode(key, value)
     return parse_config(raw)
+
+
+#: Top-level keys whose value is a number: Pulumi hands them over as text.
+_NUMERIC_KEYS = frozenset(key for key in KNOWN_KEYS if getattr(_type_at((key,)), "type", None) in (int, float))
 
 
 def _decode(key: str, value: str) -> Any:
@@ -621,6 +758,3 @@ def _decode(key: str, value: str) -> Any:
         except ValueError:
             return value  # left as text: validation then names the key and the value
     return value
-
-
-_NUMERIC_KEYS = frozenset({"azCount"})

@@ -173,7 +173,8 @@ def test_args_need_one_node_in_each_of_three_azs() -> None:
     dr = Site(role="dr", region="us-west-2", provider=None, vpc_id="v", azs=["a", "b"],  # type: ignore[arg-type]
               private_subnet_ids=["s1", "s2"], public_subnet_ids=[], client_security_group_id="sg")
     with pytest.raises(ValueError, match="az_count = 2: one node per AZ needs at least 3 AZs"):
-        CacheTierArgs(CacheConfig("valkey", "8.0", "cache.r7g.large", 7), site, dr, 2, False, "hastack-test")
+        cache = CacheConfig(engine="valkey", engine_version="8.0", node_type="cache.r7g.large")
+        CacheTierArgs(cache, site, dr, 2, False, "hastack-test")
 
 
 @pytest.mark.parametrize("role", ["primary", "dr"])

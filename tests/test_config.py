@@ -13,9 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
-from hastack.config import ConfigError, parse_config
+from hastack.config import KNOWN_KEYS, ConfigError, parse_config
+from hastack.errors import UserError
 from hastack.paths import REPO_ROOT
 from hastack.plan.render import read_stack_config
 
@@ -89,6 +91,8 @@ SCENARIOS = [
      f'hastack:nodes.primary = {{"minSize": 3, "desiredSize": 2, "maxSize": 6}} is invalid: {ORDER}'),
     ("desired-above-max", _set("nodes.dr.desiredSize", 7),
      f'hastack:nodes.dr = {{"minSize": 0, "desiredSize": 7, "maxSize": 6}} is invalid: {ORDER}'),
+    ("backup-retention-short", _set("database.backupRetentionDays", 3),
+     "hastack:database.backupRetentionDays = 3 is invalid: an integer >= 7 and <= 35"),
     ("api-cidrs-missing", lambda raw: raw.pop("kubernetesApiAccessCidrs"),
      f"hastack:kubernetesApiAccessCidrs is required: {API_CIDRS}"),
     ("api-cidrs-empty", _set("kubernetesApiAccessCidrs", []),
@@ -112,6 +116,48 @@ SCENARIOS = [
      "public source addresses (traffic from inside the VPC uses the private endpoint)"),
     ("api-cidrs-duplicate", _set("kubernetesApiAccessCidrs", ["203.0.113.0/24", "203.0.113.0/24"]),
      "hastack:kubernetesApiAccessCidrs[1] = '203.0.113.0/24' is invalid: each range once"),
+    ("unknown-key-did-you-mean", _set("drRegoin", "us-west-2"),
+     f"hastack:drRegoin is not a known key: did you mean 'drRegion'? allowed are {', '.join(KNOWN_KEYS)}"),
+    ("unknown-nested-key-did-you-mean", _set("nodes.primry", {}),
+     "hastack:nodes.primry is not a known key: did you mean 'primary'? allowed are instanceTypes, diskSizeGb, "
+     "primary, dr"),
+    ("count-as-text", _set("azCount", "three"), "hastack:azCount = 'three' is invalid: an integer >= 3 and <= 6"),
+    ("count-as-bool", _set("nodes.diskSizeGb", True), "hastack:nodes.diskSizeGb = true is invalid: an integer >= 20"),
+    ("section-not-an-object", _set("nodes", "big"),
+     "hastack:nodes = 'big' is invalid: an object with keys instanceTypes, diskSizeGb, primary, dr"),
+    ("section-missing", lambda raw: raw.pop("dns"),
+     "hastack:dns is required: an object with keys zoneName, recordName"),
+    ("active-region-elsewhere", _set("activeRegion", "eu-west-1"),
+     "hastack:activeRegion = 'eu-west-1' is invalid: either hastack:primaryRegion (us-east-1) or hastack:drRegion "
+     "(us-west-2)"),
+    ("cidr-for-another-region", _set("vpcCidrs", {"us-east-1": "10.10.0.0/16", "eu-west-1": "10.30.0.0/16"}),
+     "hastack:vpcCidrs.eu-west-1 = '10.30.0.0/16' is invalid: keys must be the primary or DR region "
+     "(us-east-1, us-west-2)"),
+    ("cidr-missing-for-a-region", _set("vpcCidrs", {"us-east-1": "10.10.0.0/16"}),
+     "hastack:vpcCidrs.us-west-2 is required: a private IPv4 CIDR between /16 and /20 for each region, such as "
+     "'10.10.0.0/16'"),
+    ("certificate-from-another-region",
+     _set("ingress.certificateArns.us-east-1", "arn:aws:acm:us-west-2:123456789012:certificate/abc"),
+     "hastack:ingress.certificateArns.us-east-1 = 'arn:aws:acm:us-west-2:123456789012:certificate/abc' is invalid: "
+     "an ACM certificate ARN in region us-east-1"),
+    ("record-outside-zone", _set("dns.recordName", "api.example.org"),
+     "hastack:dns.recordName = 'api.example.org' is invalid: a host name inside dns.zoneName (example.com)"),
+    ("duplicate-service-name", _set("services[1].name", "predictor"),
+     "hastack:services[1].name = 'predictor' is invalid: service names must be unique"),
+    ("duplicate-service-port", _set("services[1].port", 8080),
+     "hastack:services[1].port = 8080 is invalid: each service needs its own port"),
+    ("max-replicas-below-replicas", _set("services[0].maxReplicas", 2),
+     "hastack:services[0].maxReplicas = 2 is invalid: an integer >= 3"),
+    ("image-latest", _set("services[0].image", "registry/predictor:latest"),
+     "hastack:services[0].image = 'registry/predictor:latest' is invalid: pin a tag or digest, not 'latest' (a "
+     "rollout must be reproducible)"),
+    ("cpu-zero", _set("services[0].resources.requests.cpu", "0m"),
+     "hastack:services[0].resources.requests.cpu = '0m' is invalid: a positive Kubernetes CPU quantity such as "
+     "'500m' or '2'"),
+    ("kubernetes-version-unquoted", _set("kubernetesVersion", 1.3),
+     "hastack:kubernetesVersion = 1.3 is invalid: one of 1.29, 1.30, 1.31, 1.32, 1.33 (quote it in YAML)"),
+    ("cache-engine", _set("cache.engine", "memcached"),
+     "hastack:cache.engine = 'memcached' is invalid: one of valkey, redis"),
     ("api-cidrs-too-many", _set("kubernetesApiAccessCidrs", [f"198.51.{i}.0/24" for i in range(41)]),
      'hastack:kubernetesApiAccessCidrs = ["198.51.0.0/24", "198.51.1.0/24", "198.51.2.0/24", "198.51.3.0/24", '
      f'"198.51.... is invalid: {API_CIDRS}'),
@@ -134,6 +180,13 @@ def test_every_error_is_reported_at_once(prod_raw: dict[str, Any]) -> None:
     for i in (0, 1, 6, 7, 14):
         assert SCENARIOS[i][2] in errors
     assert ConfigError(errors).render().startswith(f"invalid stack config ({len(errors)} errors):")
+
+
+def test_config_error_is_a_run_error_and_a_user_error() -> None:
+    """`pulumi up` prints a RunError without a traceback; the CLI exits 2 on a UserError."""
+    error = ConfigError(["hastack:azCount = 2 is invalid: an integer >= 3 and <= 6"])
+    assert isinstance(error, pulumi.RunError) and isinstance(error, UserError) and error.exit_code == 2
+    assert str(error) == "invalid stack config (1 error):\n  - hastack:azCount = 2 is invalid: an integer >= 3 and <= 6"
 
 
 def test_valid_configs_parse(prod_raw: dict[str, Any]) -> None:
