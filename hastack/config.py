@@ -6,13 +6,14 @@ is allowed — not one traceback per `pulumi up`.
 
 Every rule lives on the models: a constrained type (`Region`, `VpcCidr`, ...), a `Field` (default,
 bounds, description) or a validator. `parse_config` validates plain data (tested without the
-engine) and `explain` turns each pydantic error into one line, in one place:
+engine) and `explain` turns each pydantic error into one line:
 
     hastack:<key path> = <bad value> is invalid: <what is allowed>
 
-"What is allowed" is the `Allowed` text on the value's type, or else derived from the type and its
-bounds ("an integer >= 3 and <= 6", "one of valkey, redis"); a validator that checks more than one
-value raises `_invalid(<what is allowed>)`. The same texts document the keys (`reference`).
+"What is allowed" is worded by `hastack.validation` (shared with the stack outputs): the `Kind` text
+on the value's type, or else derived from the type and its bounds ("an integer >= 3 and <= 6"); a
+validator that checks more than one value raises `_invalid(<what is allowed>)`. The same texts
+document the keys (`reference`).
 
 Adding a key is one line in its model: `name: <type> = Field(<default>, <bounds>, description=...)`.
 Its camelCase alias, its validation, its error lines and its row in the README's key table follow
@@ -29,7 +30,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args, get_origin
 
-import annotated_types
 import pulumi
 from pydantic import (
     AfterValidator,
@@ -48,6 +48,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError, PydanticUndefined
 
 from hastack.errors import UserError
+from hastack.validation import Kind, allowed, annotation_at, fields_of, is_model, key_path, unwrap, validate_with
 
 NAMESPACE = "hastack"
 
@@ -70,15 +71,8 @@ class ConfigError(pulumi.RunError, UserError):
 
 
 # ---------------------------------------------------------------------------------------------
-# Rules: what a value must be, in words, and how validators report a broken one
+# Rules that validators check
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Allowed:
-    """What a value of this type must be, in words: the end of its error line and its documentation."""
-
-    text: str
 
 
 @dataclass(frozen=True)
@@ -88,39 +82,14 @@ class Derived:
     text: str
 
 
-def _invalid(allowed: str) -> PydanticCustomError:
-    """A broken rule, as a validator raises it: the error line ends with `allowed`."""
-    return PydanticCustomError("hastack", "{allowed}", {"allowed": allowed})
+def _invalid(what: str) -> PydanticCustomError:
+    """A broken rule, as a validator raises it: the error line ends with `what` is allowed."""
+    return PydanticCustomError("contract", what)
 
 
-def _problem(loc: tuple[str | int, ...], value: Any, allowed: str) -> InitErrorDetails:
+def _problem(loc: tuple[str | int, ...], value: Any, what: str) -> InitErrorDetails:
     """A broken rule at `loc` (relative to the value a validator checks)."""
-    return InitErrorDetails(type=_invalid(allowed), loc=loc, input=value)
-
-
-def _validate_reporting(handler: Callable[[Any], Any], value: Any, problems: list[InitErrorDetails]) -> Any:
-    """Validate `value` with `handler` and report `problems` with its own errors, all at once.
-
-    For the wrap validators whose rules look at the raw value (keys, duplicates): their problems are
-    reported even when an entry is also invalid on its own.
-    """
-    try:
-        result = handler(value)
-    except ValidationError as exc:
-        raise ValidationError.from_exception_data(exc.title, [*_reraisable(exc), *problems]) from None
-    if problems:
-        raise ValidationError.from_exception_data("StackConfig", problems)
-    return result
-
-
-def _reraisable(exc: ValidationError) -> list[InitErrorDetails]:
-    out: list[InitErrorDetails] = []
-    for e in exc.errors():
-        if e["type"] == "hastack":
-            out.append(InitErrorDetails(type=_invalid(e["ctx"]["allowed"]), loc=e["loc"], input=e["input"]))
-        else:
-            out.append(InitErrorDetails(type=e["type"], loc=e["loc"], input=e["input"], ctx=e.get("ctx", {})))
-    return out
+    return InitErrorDetails(type=_invalid(what), loc=loc, input=value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,7 +101,7 @@ Integer = Annotated[int, Strict()]
 Number = Annotated[float, Strict()]
 
 Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$"),
-                   Allowed("an AWS region name such as 'us-east-1'")]
+                   Kind("region", "an AWS region name such as 'us-east-1'")]
 
 DR_MODES = ("pilot-light",)
 #: EKS versions in standard or extended support that kubernetes-validate ships schemas for.
@@ -141,7 +110,9 @@ CACHE_ENGINES = ("valkey", "redis")
 SUBSCRIPTION_PROTOCOLS = ("email", "https", "sms")
 
 KubernetesVersion = Annotated[Literal[KUBERNETES_VERSIONS],  # type: ignore[valid-type]
-                              Allowed(f"one of {', '.join(KUBERNETES_VERSIONS)} (quote it in YAML)")]
+                              Kind("version", f"one of {', '.join(KUBERNETES_VERSIONS)} (quote it in YAML)")]
+
+DrMode = Annotated[Literal[DR_MODES], Kind("mode", f"one of {', '.join(DR_MODES)}")]  # type: ignore[valid-type]
 
 _CIDR_FORM = "a valid IPv4 network in CIDR form such as '10.10.0.0/16'"
 _VPC_CIDR = "a private (RFC 1918) network between /16 and /20"
@@ -163,7 +134,7 @@ def _private_network(value: str) -> str:
 
 
 VpcCidr = Annotated[str, AfterValidator(_private_network),
-                    Allowed("a private IPv4 CIDR between /16 and /20 for each region, such as '10.10.0.0/16'")]
+                    Kind("cidr", "a private IPv4 CIDR between /16 and /20 for each region, such as '10.10.0.0/16'")]
 
 #: EKS accepts at most 40 publicAccessCidrs per cluster.
 MAX_API_ACCESS_CIDRS = 40
@@ -185,17 +156,17 @@ def _public_range(value: str) -> str:
     return str(net)
 
 
-ApiAccessCidr = Annotated[str, AfterValidator(_public_range), Allowed(_IPV4_NETWORK)]
+ApiAccessCidr = Annotated[str, AfterValidator(_public_range), Kind("cidr", _IPV4_NETWORK)]
 ApiAccessCidrs = Annotated[
     tuple[ApiAccessCidr, ...], Field(min_length=1, max_length=MAX_API_ACCESS_CIDRS),
-    Allowed(f"a non-empty list (at most {MAX_API_ACCESS_CIDRS}) of public IPv4 networks in CIDR form, "
+    Kind("cidrs", f"a non-empty list (at most {MAX_API_ACCESS_CIDRS}) of public IPv4 networks in CIDR form, "
             f"/{MIN_API_ACCESS_PREFIX} or narrower, such as ['203.0.113.0/24'] (your deployers' and operators' "
             "egress ranges; never 0.0.0.0/0)")]
 
 InstanceType = Annotated[str, Field(pattern=r"^[a-z0-9-]+\.[a-z0-9]+$"),
-                         Allowed("an EC2 instance type such as 'm6i.xlarge'")]
+                         Kind("instance type", "an EC2 instance type such as 'm6i.xlarge'")]
 ServiceName = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$"),
-                        Allowed("a DNS label: lowercase letters, digits and '-', at most 32 characters")]
+                        Kind("name", "a DNS label: lowercase letters, digits and '-', at most 32 characters")]
 _IMAGE = ("a container image reference such as 'registry/repo:tag' (pin a tag or digest, not 'latest')")
 
 
@@ -206,8 +177,8 @@ def _pinned(image: str) -> str:
 
 
 Image = Annotated[str, Field(pattern=r"^[^\s:]+(:[\w][\w.-]*|@sha256:[0-9a-f]{64})$"), AfterValidator(_pinned),
-                  Allowed(_IMAGE)]
-HttpPath = Annotated[str, Field(pattern=r"^/[\w./-]*$"), Allowed("an absolute HTTP path such as '/health/ready'")]
+                  Kind("image", _IMAGE)]
+HttpPath = Annotated[str, Field(pattern=r"^/[\w./-]*$"), Kind("path", "an absolute HTTP path such as '/health/ready'")]
 
 _CPU = "a positive Kubernetes CPU quantity such as '500m' or '2'"
 _MEMORY = "a positive Kubernetes memory quantity such as '512Mi' or '2Gi'"
@@ -227,20 +198,20 @@ def _not_zero(allowed: str) -> Callable[[str], str]:
 
 
 Cpu = Annotated[str, BeforeValidator(_number_as_text), Field(pattern=r"^(\d+(\.\d+)?|\d+m)$"),
-                AfterValidator(_not_zero(_CPU)), Allowed(_CPU)]
-Memory = Annotated[str, Field(pattern=r"^[1-9]\d*(Ki|Mi|Gi|Ti|K|M|G|T)?$"), Allowed(_MEMORY)]
+                AfterValidator(_not_zero(_CPU)), Kind("cpu", _CPU)]
+Memory = Annotated[str, Field(pattern=r"^[1-9]\d*(Ki|Mi|Gi|Ti|K|M|G|T)?$"), Kind("memory", _MEMORY)]
 PostgresVersion = Annotated[str, Field(pattern=r"^\d{2}(\.\d+)?$"),
-                            Allowed("a PostgreSQL major.minor version such as '16.4'")]
+                            Kind("version", "a PostgreSQL major.minor version such as '16.4'")]
 DbInstanceClass = Annotated[str, Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$"),
-                            Allowed("an RDS class such as 'db.r6g.large'")]
+                            Kind("class", "an RDS class such as 'db.r6g.large'")]
 CacheNodeType = Annotated[str, Field(pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$"),
-                          Allowed("an ElastiCache node type such as 'cache.r7g.large' (Global Datastore needs r/m "
-                                  "families or t4g.small and larger)")]
+                          Kind("node type", "an ElastiCache node type such as 'cache.r7g.large' (Global Datastore "
+                                            "needs r/m families or t4g.small and larger)")]
 _ACM_ARN = re.compile(r"^arn:aws[-a-z]*:acm:([a-z0-9-]+):\d{12}:certificate/[-0-9a-f]+$")
 CertificateArn = Annotated[str, Field(pattern=_ACM_ARN.pattern),
-                           Allowed("the ARN of an ACM certificate in that region")]
+                           Kind("arn", "the ARN of an ACM certificate in that region")]
 BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"),
-                       Allowed("an S3 bucket name (3-63 lowercase letters, digits, '.' and '-') of a bucket in "
+                       Kind("bucket", "an S3 bucket name (3-63 lowercase letters, digits, '.' and '-') of a bucket in "
                                "that region")]
 _HostName = Annotated[str, Field(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$")]
 
@@ -284,7 +255,7 @@ class ServingNodeGroupSize(NodeGroupSize):
 
 class NodesConfig(_Model):
     instance_types: Annotated[tuple[InstanceType, ...], Field(min_length=1),
-                              Allowed("a non-empty list of EC2 instance types such as ['m6i.xlarge']")]
+                              Kind("instance types", "a non-empty list of EC2 instance types such as ['m6i.xlarge']")]
     disk_size_gb: Integer = Field(100, ge=20)
     primary: ServingNodeGroupSize
     dr: NodeGroupSize
@@ -311,7 +282,7 @@ class ServiceConfig(_Model):
     image: Image
     port: Integer = Field(ge=1024, le=65535)
     replicas: Integer = Field(ge=2)
-    max_replicas: Annotated[Integer, Derived("3 x replicas"), Allowed("an integer >= replicas")] = Field(
+    max_replicas: Annotated[Integer, Derived("3 x replicas"), Kind("count", "an integer >= replicas")] = Field(
         None, ge=2, validate_default=True)
     health_paths: HealthPaths = Field(default_factory=HealthPaths)
     resources: Resources
@@ -328,15 +299,15 @@ class ServiceConfig(_Model):
         return checked
 
 
-Services = Annotated[tuple[ServiceConfig, ...], Field(min_length=1), Allowed("a non-empty list of services")]
+Services = Annotated[tuple[ServiceConfig, ...], Field(min_length=1), Kind("services", "a non-empty list of services")]
 
 
 class SloConfig(_Model):
     availability: Annotated[Number, Field(gt=0, lt=100),
-                            Allowed("a percentage strictly between 0 and 100, such as 99.95")]
+                            Kind("percent", "a percentage strictly between 0 and 100, such as 99.95")]
     latency_threshold_ms: Integer = Field(300, ge=1)
-    rto_minutes: Annotated[Number, Field(gt=0), Allowed("a positive number of minutes")]
-    rpo_seconds: Annotated[Number, Field(gt=0), Allowed("a positive number of seconds")]
+    rto_minutes: Annotated[Number, Field(gt=0), Kind("minutes", "a positive number of minutes")]
+    rpo_seconds: Annotated[Number, Field(gt=0), Kind("seconds", "a positive number of seconds")]
 
     @property
     def error_budget(self) -> float:
@@ -359,7 +330,7 @@ class DatabaseConfig(_Model):
 
 class CacheConfig(_Model):
     engine: Literal[CACHE_ENGINES] = "valkey"  # type: ignore[valid-type]
-    engine_version: Annotated[str, Field(pattern=r"^\d+\.\d+$"), Allowed("an engine version such as '8.0'")]
+    engine_version: Annotated[str, Field(pattern=r"^\d+\.\d+$"), Kind("version", "an engine version such as '8.0'")]
     node_type: CacheNodeType
     snapshot_retention_days: Integer = Field(7, ge=1, le=35)
 
@@ -372,8 +343,8 @@ class IngressConfig(_Model):
 
 
 class DnsConfig(_Model):
-    zone_name: Annotated[_HostName, Allowed("an existing Route 53 public zone such as 'example.com'")]
-    record_name: Annotated[_HostName, Allowed("a host name inside dns.zoneName")]
+    zone_name: Annotated[_HostName, Kind("zone", "an existing Route 53 public zone such as 'example.com'")]
+    record_name: Annotated[_HostName, Kind("host", "a host name inside dns.zoneName")]
 
     @field_validator("record_name")
     @classmethod
@@ -386,7 +357,7 @@ class DnsConfig(_Model):
 
 class Subscription(_Model):
     protocol: Literal[SUBSCRIPTION_PROTOCOLS]  # type: ignore[valid-type]
-    endpoint: Annotated[str, Field(min_length=1), Allowed("an e-mail address, phone number or https URL")]
+    endpoint: Annotated[str, Field(min_length=1), Kind("endpoint", "an e-mail address, phone number or https URL")]
 
 
 class AlertingConfig(_Model):
@@ -405,8 +376,7 @@ class StackConfig(_Model):
 
     primary_region: Region = Field(description="AWS region that serves production traffic (three AZs).")
     dr_region: Region = Field(description="Pilot-light disaster-recovery region; must differ from primaryRegion.")
-    dr_mode: Literal[DR_MODES] = Field(  # type: ignore[valid-type]
-        "pilot-light", description="DR strategy. Only `pilot-light` is implemented.")
+    dr_mode: DrMode = Field("pilot-light", description="DR strategy. Only `pilot-light` is implemented.")
     active_region: Annotated[Region, Derived("primaryRegion")] = Field(
         None, validate_default=True,
         description="Region currently serving traffic (defaults to primaryRegion). Set it to drRegion after "
@@ -459,7 +429,7 @@ class StackConfig(_Model):
     @classmethod
     def _one_cidr_per_region(cls, value: Any, handler: Callable[[Any], dict[str, str]],
                              info: ValidationInfo) -> dict[str, str]:
-        cidrs = _validate_reporting(handler, value, _region_keys(value, info, required=True))
+        cidrs = validate_with(handler, value, _region_keys(value, info, required=True))
         nets = [ipaddress.IPv4Network(c) for c in cidrs.values()]
         if len(nets) == 2 and nets[0].overlaps(nets[1]):
             raise _invalid("the regions' CIDRs must not overlap (cross-region peering and replication need both "
@@ -469,7 +439,7 @@ class StackConfig(_Model):
     @field_validator("kubernetes_api_access_cidrs", mode="wrap")
     @classmethod
     def _each_range_once(cls, value: Any, handler: Callable[[Any], tuple[str, ...]]) -> tuple[str, ...]:
-        return _validate_reporting(handler, value, _repeated(value, lambda item: item, "each range once"))
+        return validate_with(handler, value, _repeated(value, lambda item: item, "each range once"))
 
     @field_validator("services", mode="wrap")
     @classmethod
@@ -480,7 +450,7 @@ class StackConfig(_Model):
 
         problems = [*_repeated(value, entry("name"), "service names must be unique", "name"),
                     *_repeated(value, entry("port"), "each service needs its own port", "port")]
-        return _validate_reporting(handler, value, problems)
+        return validate_with(handler, value, problems)
 
     @field_validator("ingress", mode="wrap")
     @classmethod
@@ -498,7 +468,7 @@ class StackConfig(_Model):
                                              f"an ACM certificate ARN in region {region}"))
             for p in _region_keys(value.get("accessLogBuckets"), info, required=False):
                 problems.append({**p, "loc": ("accessLogBuckets", *p["loc"])})
-        return _validate_reporting(handler, value, problems)
+        return validate_with(handler, value, problems)
 
     # -- derived -------------------------------------------------------------------------------
 
@@ -546,7 +516,7 @@ KNOWN_KEYS = tuple(field.alias or name for name, field in StackConfig.model_fiel
 
 
 # ---------------------------------------------------------------------------------------------
-# Errors, in words: one place turns pydantic's errors into the lines an operator reads
+# Errors, in words: the lines an operator reads
 # ---------------------------------------------------------------------------------------------
 
 
@@ -558,117 +528,33 @@ def parse_config(raw: dict[str, Any]) -> StackConfig:
     try:
         return StackConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError([explain(error) for error in exc.errors()]) from None
+        raise ConfigError(list(dict.fromkeys(explain(error) for error in exc.errors()))) from None
 
 
 def explain(error: ErrorDetails) -> str:
-    """One pydantic error as the line an operator reads: key path, bad value, what is allowed."""
-    loc = error["loc"]
+    """One pydantic error as the line an operator reads: `hastack:` key path, bad value, what is allowed."""
+    loc = tuple(error["loc"])
     key = f"{NAMESPACE}:{key_path(loc)}"
     if error["type"] == "extra_forbidden":
-        known = _keys_of(_type_at(loc[:-1]))
+        parent = annotation_at(StackConfig, loc[:-1])
+        known = [alias for alias, _, _ in fields_of(parent[0])] if parent and is_model(parent[0]) else []
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         return f"{key} is not a known key: {hint}allowed are {', '.join(known)}"
-    if error["type"] == "hastack":
-        allowed = error["ctx"]["allowed"]
+    if error["type"] == "contract":
+        what = error["msg"]
     else:
-        allowed = allowed_at(loc) or error["msg"]
+        found = annotation_at(StackConfig, loc)
+        what = allowed(*found) if found else error["msg"]
     if error["type"] == "missing":
-        return f"{key} is required: {allowed}"
-    return f"{key} = {_show(error['input'])} is invalid: {allowed}"
-
-
-def key_path(loc: tuple[str | int, ...]) -> str:
-    """`('services', 0, 'port')` -> `services[0].port`."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+        return f"{key} is required: {what}"
+    return f"{key} = {_show(error['input'])} is invalid: {what}"
 
 
 def _show(value: Any) -> str:
+    """The bad value as written (a string quoted, anything else as JSON, keys in the order given)."""
     text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-# -- walking the model by key path (for error lines and the key reference) ----------------------
-
-
-@dataclass(frozen=True)
-class _Node:
-    """A type in the model, with the metadata (bounds, `Allowed`) it carries where it is used."""
-
-    type: Any
-    metadata: tuple[Any, ...] = ()
-
-    @staticmethod
-    def of(tp: Any, metadata: tuple[Any, ...] = ()) -> _Node:
-        inner: list[Any] = []
-        while get_origin(tp) is Annotated:
-            tp, *extra = get_args(tp)
-            inner = [*extra, *inner]
-        flat: list[Any] = []
-        for m in (*inner, *metadata):
-            flat.extend(m.metadata if isinstance(m, FieldInfo) else [m])
-        return _Node(tp, tuple(flat))
-
-    def child(self, part: str | int) -> _Node | None:
-        tp = self.type
-        if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(part, str):
-            field = next((f for n, f in tp.model_fields.items() if part in (f.alias, n)), None)
-            return _Node.of(field.annotation, tuple(field.metadata)) if field else None
-        args = get_args(tp)
-        if get_origin(tp) in (tuple, list) and isinstance(part, int):
-            return _Node.of(args[0])
-        if get_origin(tp) is dict and isinstance(part, str):
-            return _Node.of(args[1])
-        return None
-
-    def allowed(self) -> str:
-        """What a value here must be, in words."""
-        texts = [m.text for m in self.metadata if isinstance(m, Allowed)]
-        if texts:
-            return texts[-1]
-        tp = self.type
-        if get_origin(tp) is Literal:
-            return f"one of {', '.join(map(str, get_args(tp)))}"
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
-            return f"an object with keys {', '.join(_keys_of(self))}"
-        if tp in (int, float):
-            return ("an integer" if tp is int else "a number") + _bounds(self.metadata)
-        if get_origin(tp) in (tuple, list):
-            return f"a list of: {_Node.of(get_args(tp)[0]).allowed()}"
-        if get_origin(tp) is dict:
-            return f"a map of: {_Node.of(get_args(tp)[1]).allowed()}"
-        return "a string" if tp is str else str(tp)
-
-
-def _bounds(metadata: tuple[Any, ...]) -> str:
-    words = {annotated_types.Ge: (">=", "ge"), annotated_types.Gt: (">", "gt"),
-             annotated_types.Le: ("<=", "le"), annotated_types.Lt: ("<", "lt")}
-    parts = [f"{words[type(m)][0]} {getattr(m, words[type(m)][1])}" for m in metadata if type(m) in words]
-    return (" " + " and ".join(parts)) if parts else ""
-
-
-def _type_at(loc: tuple[str | int, ...]) -> _Node | None:
-    node: _Node | None = _Node.of(StackConfig)
-    for part in loc:
-        node = node.child(part) if node else None
-    return node
-
-
-def _keys_of(node: _Node | None) -> list[str]:
-    tp = node.type if node else None
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return [f.alias or n for n, f in tp.model_fields.items()]
-    return []
-
-
-def allowed_at(loc: tuple[str | int, ...]) -> str | None:
-    """What the value at `loc` (a pydantic error location) must be, in words; None off the model."""
-    node = _type_at(loc)
-    return node.allowed() if node else None
 
 
 # -- the key reference (README table, Pulumi.yaml) -----------------------------------------------
@@ -684,31 +570,24 @@ class KeyReference:
 
 
 def reference() -> list[KeyReference]:
-    """Every leaf key of the model, in order, with its default and rule (the README's key table)."""
-    return list(_leaves(_Node.of(StackConfig), ""))
+    """Every key of the model down to its leaves, in order, with its default and rule (the README's key table)."""
+    return list(_leaves(StackConfig, ""))
 
 
-def _leaves(node: _Node, path: str) -> Iterator[KeyReference]:
-    tp = node.type
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        for name, field in tp.model_fields.items():
-            child = _Node.of(field.annotation, tuple(field.metadata))
-            key = f"{path}.{field.alias or name}" if path else (field.alias or name)
-            inner = child.type
-            if isinstance(inner, type) and issubclass(inner, BaseModel):
-                yield from _leaves(child, key)
-            elif get_origin(inner) in (tuple, list) and _is_model(get_args(inner)[0]):
-                yield KeyReference(key, _default(field), child.allowed())
-                yield from _leaves(_Node.of(get_args(inner)[0]), f"{key}[]")
-            elif get_origin(inner) is dict:
-                yield KeyReference(f"{key}.<region>", _default(field), _Node.of(get_args(inner)[1]).allowed())
-            else:
-                yield KeyReference(key, _default(field), child.allowed())
-
-
-def _is_model(tp: Any) -> bool:
-    tp = _Node.of(tp).type
-    return isinstance(tp, type) and issubclass(tp, BaseModel)
+def _leaves(model: type[BaseModel], path: str) -> Iterator[KeyReference]:
+    for name, field in model.model_fields.items():
+        key = f"{path}.{field.alias or name}" if path else (field.alias or name)
+        tp, meta = unwrap(field.annotation, field.metadata)
+        item = unwrap(get_args(tp)[0])[0] if get_origin(tp) in (list, tuple) else None
+        if is_model(tp):
+            yield from _leaves(tp, key)
+        elif is_model(item):
+            yield KeyReference(key, _default(field), allowed(tp, meta))
+            yield from _leaves(item, f"{key}[]")
+        elif get_origin(tp) is dict:
+            yield KeyReference(f"{key}.<region>", _default(field), allowed(get_args(tp)[1]))
+        else:
+            yield KeyReference(key, _default(field), allowed(tp, meta))
 
 
 def _default(field: FieldInfo) -> str | None:
@@ -747,7 +626,7 @@ def load_config() -> StackConfig:
 
 
 #: Top-level keys whose value is a number: Pulumi hands them over as text.
-_NUMERIC_KEYS = frozenset(key for key in KNOWN_KEYS if getattr(_type_at((key,)), "type", None) in (int, float))
+_NUMERIC_KEYS = frozenset(alias for alias, tp, _ in fields_of(StackConfig) if tp in (int, float))
 
 
 def _decode(key: str, value: str) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 import types
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -54,6 +54,29 @@ def raise_problems(title: str, problems: Sequence[Problem]) -> None:
         raise ValidationError.from_exception_data(title, [
             InitErrorDetails(type=PydanticCustomError("contract", p.message), loc=p.loc, input=p.value)
             for p in problems])
+
+
+def validate_with(handler: Callable[[Any], Any], value: Any, problems: Sequence[InitErrorDetails]) -> Any:
+    """In a wrap validator: validate `value` with `handler` and report `problems` with its errors, all at once.
+
+    For rules that look at the raw value (its keys, duplicate entries): their problems are reported
+    even when an entry is also invalid on its own, which an after-validator would never see.
+    """
+    try:
+        result = handler(value)
+    except ValidationError as exc:
+        raise ValidationError.from_exception_data(exc.title, [*_reraisable(exc), *problems]) from None
+    if problems:
+        raise ValidationError.from_exception_data("validation", list(problems))
+    return result
+
+
+def _reraisable(exc: ValidationError) -> list[InitErrorDetails]:
+    out: list[InitErrorDetails] = []
+    for e in exc.errors():
+        kind = PydanticCustomError(e["type"], e["msg"]) if e["type"] == "contract" else e["type"]
+        out.append(InitErrorDetails(type=kind, loc=e["loc"], input=e["input"], ctx=e.get("ctx", {})))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,10 +179,10 @@ def shape(tp: Any, meta: Sequence[Any] = ()) -> str:
     if is_model(tp):
         parts = []
         for alias, ftp, fmeta in fields_of(tp):
-            inner = ftp if not is_model(ftp) and get_origin(ftp) not in (list, dict) else None
+            inner = ftp if not is_model(ftp) and get_origin(ftp) not in (list, tuple, dict) else None
             parts.append(alias if inner is not None else f"{alias}: {shape(ftp, fmeta)}")
         return "{" + ", ".join(parts) + "}"
-    if get_origin(tp) is list:
+    if get_origin(tp) in (list, tuple):
         return f"[{shape(get_args(tp)[0])}]"
     if get_origin(tp) is dict:
         ktp, kmeta = unwrap(get_args(tp)[0])
@@ -174,7 +197,7 @@ def json_type(tp: Any, meta: Sequence[Any] = ()) -> str:
     tp, meta = unwrap(tp, meta)
     if is_model(tp) or get_origin(tp) is dict:
         return "object"
-    if get_origin(tp) is list:
+    if get_origin(tp) in (list, tuple):
         return "list"
     if tp is bool:
         return "boolean"
@@ -194,7 +217,7 @@ def allowed(tp: Any, meta: Sequence[Any] = ()) -> str:
         return values[0] if len(values) == 1 else "one of " + ", ".join(values)
     if is_model(tp) or get_origin(tp) is dict:
         return f"an object {shape(tp)}"
-    if get_origin(tp) is list:
+    if get_origin(tp) in (list, tuple):
         item = shape(get_args(tp)[0])
         return f"a {'non-empty ' if _min_length(meta) else ''}list of {item}"
     if tp is bool:

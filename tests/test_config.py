@@ -124,9 +124,10 @@ SCENARIOS = [
     ("count-as-text", _set("azCount", "three"), "hastack:azCount = 'three' is invalid: an integer >= 3 and <= 6"),
     ("count-as-bool", _set("nodes.diskSizeGb", True), "hastack:nodes.diskSizeGb = true is invalid: an integer >= 20"),
     ("section-not-an-object", _set("nodes", "big"),
-     "hastack:nodes = 'big' is invalid: an object with keys instanceTypes, diskSizeGb, primary, dr"),
+     "hastack:nodes = 'big' is invalid: an object {instanceTypes: [instance type], diskSizeGb, primary: {minSize, "
+     "desiredSize, maxSize}, dr: {minSize, desiredSize, maxSize}}"),
     ("section-missing", lambda raw: raw.pop("dns"),
-     "hastack:dns is required: an object with keys zoneName, recordName"),
+     "hastack:dns is required: an object {zoneName, recordName}"),
     ("active-region-elsewhere", _set("activeRegion", "eu-west-1"),
      "hastack:activeRegion = 'eu-west-1' is invalid: either hastack:primaryRegion (us-east-1) or hastack:drRegion "
      "(us-west-2)"),
@@ -157,7 +158,7 @@ SCENARIOS = [
     ("kubernetes-version-unquoted", _set("kubernetesVersion", 1.3),
      "hastack:kubernetesVersion = 1.3 is invalid: one of 1.29, 1.30, 1.31, 1.32, 1.33 (quote it in YAML)"),
     ("cache-engine", _set("cache.engine", "memcached"),
-     "hastack:cache.engine = 'memcached' is invalid: one of valkey, redis"),
+     "hastack:cache.engine = 'memcached' is invalid: one of \"valkey\", \"redis\""),
     ("api-cidrs-too-many", _set("kubernetesApiAccessCidrs", [f"198.51.{i}.0/24" for i in range(41)]),
      'hastack:kubernetesApiAccessCidrs = ["198.51.0.0/24", "198.51.1.0/24", "198.51.2.0/24", "198.51.3.0/24", '
      f'"198.51.... is invalid: {API_CIDRS}'),
