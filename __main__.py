@@ -19,28 +19,31 @@ from hastack.outputs import export_stack_outputs
 
 config = load_config()
 
-primary = Region("primary", RegionArgs(config=config, region=config.primary_region, role="primary"))
-dr = Region("dr", RegionArgs(config=config, region=config.dr_region, role="dr"))
+# Which region is which and which one serves, decided once: every "who writes where" below reads it.
+topology = config.topology
+
+primary = Region("primary", RegionArgs(config=config, topology=topology, role="primary"))
+dr = Region("dr", RegionArgs(config=config, topology=topology, role="dr"))
 
 # The cross-region tiers: data replicated primary -> DR, DNS failover between the two ALBs, the DR lock.
-# Each renders its failed-over shape when activeRegion == drRegion (see each module's docstring).
+# Each renders its failed-over shape once the topology has failed over (see each module's docstring).
 name_prefix = f"hastack-{pulumi.get_stack()}"
 primary_site, dr_site = site_of(primary), site_of(dr)
 # Each region's paging topic comes first: the cache's replication groups send their failover events to it.
-paging = paging_topics(config, (primary, dr))
+paging = paging_topics(config.alerting.subscriptions, (primary, dr))
 database = DatabaseTier("db", DatabaseTierArgs(database=config.database, primary=primary_site, dr=dr_site,
-                                               failed_over=config.failed_over, name_prefix=name_prefix))
+                                               topology=topology, name_prefix=name_prefix))
 cache = CacheTier("cache", CacheTierArgs(cache=config.cache, primary=primary_site, dr=dr_site,
-                                         az_count=config.az_count, failed_over=config.failed_over,
+                                         az_count=config.az_count, topology=topology,
                                          name_prefix=name_prefix,
                                          notification_topic_arns={r: t.arn for r, t in paging.items()}))
 dns = FailoverDns("dns", FailoverDnsArgs(zone_name=config.dns.zone_name, record_name=config.dns.record_name,
                                          primary=dns_target(primary), dr=dns_target(dr), provider=primary.provider,
-                                         failed_over=config.failed_over))
+                                         topology=topology))
 dr_lock = DrLock("dr-lock", DrLockArgs(table_name=f"{name_prefix}-dr-lock", region=dr.region, provider=dr.provider))
 
 # Alarms last: they watch what the components above created (see components/observability.py).
-observability = stack_observability(config, (primary, dr), database, cache, dns, paging)
+observability = stack_observability(config, topology, (primary, dr), database, cache, dns, paging)
 
 # The stack outputs: one `StackOutputs` (hastack/outputs.py), the contract `hastack dr` reads.
 regions = (primary, dr)

@@ -31,6 +31,7 @@ import pulumi_random as random
 
 from components.placement import Site, bounded_name
 from hastack.config import CacheConfig
+from hastack.topology import Topology
 
 PORT = 6379
 SNAPSHOT_WINDOW = "05:00-06:00"
@@ -50,8 +51,8 @@ class CacheTierArgs:
     dr: Site
     #: Nodes per replication group: one per AZ.
     az_count: int
-    #: True when activeRegion == drRegion: the DR group is the Global Datastore's primary.
-    failed_over: bool
+    #: Once it has failed over, the DR group is the Global Datastore's primary.
+    topology: Topology
     #: Prefix of physical names (replication group ids, secret name), e.g. "hastack-prod".
     name_prefix: str
     #: Region -> the SNS topic each region's replication group sends its events to (automatic
@@ -125,10 +126,11 @@ class CacheTier(pulumi.ComponentResource):
         )
 
         # Which member is the Global Datastore's primary is run-time state (see the module docstring);
-        # the program's view of it follows activeRegion.
-        self.writer_group, self.reader_group = ((self.dr_group, self.primary_group) if args.failed_over
-                                                else (self.primary_group, self.dr_group))
-        self.writer_site, self.reader_site = (args.dr, args.primary) if args.failed_over else (args.primary, args.dr)
+        # the program's view of it follows the topology's active region.
+        groups, sites = {"primary": self.primary_group, "dr": self.dr_group}, {"primary": args.primary, "dr": args.dr}
+        active, standby = args.topology.active_role, args.topology.standby_role
+        self.writer_group, self.reader_group = groups[active], groups[standby]
+        self.writer_site, self.reader_site = sites[active], sites[standby]
         # Stack outputs name members by the region they were built in (`primary` = primaryRegion's group,
         # `secondary` = drRegion's), never by current role: the DR command relies on the names not flipping.
         self.outputs = {

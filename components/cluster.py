@@ -27,7 +27,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from hastack.config import NodeGroupSize, StackConfig
+from hastack.config import NodeGroupSize, NodesConfig
+from hastack.topology import Role, Topology
 
 #: Every control-plane log type EKS can ship to CloudWatch.
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -45,17 +46,14 @@ IMDS_HOP_LIMIT = 2
 CONTROL_PLANE_LOG_RETENTION_DAYS = 90
 
 
-def node_group_size(config: StackConfig, role: str) -> NodeGroupSize:
-    """Per-AZ node-group size a region renders at.
+def node_group_size(nodes: NodesConfig, topology: Topology, role: Role) -> NodeGroupSize:
+    """Per-AZ node-group size the region built as `role` renders at.
 
     The primary region always renders at `nodes.primary`. The DR region renders at its pilot-light
-    size `nodes.dr`, except once the stack has failed over (`activeRegion == drRegion`): it is then
-    the serving region and must keep the production size, or the next `pulumi up` would shrink the
-    min/max the DR scale-up set.
+    size `nodes.dr`, except while it serves (the stack has failed over): it must then keep the
+    production size, or the next `pulumi up` would shrink the min/max the DR scale-up set.
     """
-    if role == "primary" or config.failed_over:
-        return config.nodes.primary
-    return config.nodes.dr
+    return nodes.primary if role == "primary" or topology.serves(role) else nodes.dr
 
 
 @dataclass

@@ -8,7 +8,8 @@ failover shows up as a short stall instead of a storm of broken connections.
 
 Across regions the DR site holds an asynchronous cross-region read replica (the RPO budget is its
 replication lag). `hastack dr` promotes it; afterwards the operator sets `activeRegion` to the DR
-region and this component renders the DR instance as the standalone, Multi-AZ writer (see
+region (the topology has failed over: hastack/topology.py) and this component renders the DR
+instance as the standalone, Multi-AZ writer (see
 `DatabaseTier._old_writer_opts` for what happens to the old primary, which may be unreachable).
 
 No password exists anywhere in config, code, plan or state: RDS generates the master password and
@@ -26,6 +27,7 @@ import pulumi_aws as aws
 
 from components.placement import Site, bounded_name
 from hastack.config import DatabaseConfig
+from hastack.topology import Topology
 
 PORT = 5432
 MASTER_USERNAME = "hastack_admin"
@@ -46,8 +48,8 @@ class DatabaseTierArgs:
     #: The region built as primary and the region built as DR.
     primary: Site
     dr: Site
-    #: True when activeRegion == drRegion: the DR instance has been promoted and is the writer.
-    failed_over: bool
+    #: Once it has failed over, the DR instance has been promoted and is the writer.
+    topology: Topology
     #: Prefix of physical names (identifiers, proxy names), e.g. "hastack-prod".
     name_prefix: str
 
@@ -110,31 +112,31 @@ class DatabaseTier(pulumi.ComponentResource):
 
         # The instance built in the primary region: the writer until a failover, and never
         # re-declared with other inputs afterwards (see _old_writer_opts).
-        primary_instance = self._writer_instance(primary, extra=self._old_writer_opts() if args.failed_over else None)
-        if args.failed_over:
+        failed_over = args.topology.failed_over
+        primary_instance = self._writer_instance(primary, extra=self._old_writer_opts() if failed_over else None)
+        if failed_over:
             # Promoted by `hastack dr`: the same resource (same logical name, same identifier), now
             # declared as a standalone Multi-AZ writer. Dropping replicate_source_db on an existing
             # replica is an update that promotes it, which the DR command has already done, so
             # this converges instead of replacing.
             dr_instance = self._writer_instance(dr)
-            self.writer, self.replica = dr_instance, primary_instance
-            self.writer_site, self.replica_site = args.dr, args.primary
         else:
             dr_instance = self._replica_instance(dr, source_arn=primary_instance.arn)
-            self.writer, self.replica = primary_instance, dr_instance
-            self.writer_site, self.replica_site = args.primary, args.dr
         self.primary_instance, self.dr_instance = primary_instance, dr_instance
+        instances, sites = {"primary": primary_instance, "dr": dr_instance}, {"primary": args.primary, "dr": args.dr}
+        self.writer, self.replica = instances[args.topology.active_role], instances[args.topology.standby_role]
+        self.writer_site, self.replica_site = sites[args.topology.active_role], sites[args.topology.standby_role]
 
         # A proxy needs a writer and the writer's RDS-managed secret in its own region. The DR
         # replica has neither while pilot-light, so the DR proxy appears with the promotion; until
         # then clients in the DR region use the instance endpoint (its SG admits the nodes).
         primary_proxy = self._proxy(primary, primary_instance,
-                                    extra=self._old_writer_opts() if args.failed_over else None)
-        self.proxy = self._proxy(dr, dr_instance) if args.failed_over else primary_proxy
+                                    extra=self._old_writer_opts() if failed_over else None)
+        self.proxy = self._proxy(dr, dr_instance) if failed_over else primary_proxy
 
         # Stack outputs name members by the region they were *built* in, never by current role:
         # `primary` is always the primaryRegion instance, `replica` the drRegion one (promoted or not).
-        # Which one takes writes is `activeRegion`; the DR command relies on the names not flipping.
+        # Which one takes writes is the topology's active region; the DR command relies on the names not flipping.
         self.outputs = {
             "primary": {
                 "region": args.primary.region,
@@ -255,7 +257,7 @@ class DatabaseTier(pulumi.ComponentResource):
         """The pilot-light cross-region replica: single-AZ and DR-sized until it is promoted.
 
         Single-AZ is a cost choice that is safe here: the replica is not serving, it is re-created
-        from the writer if its AZ fails, and promotion turns it Multi-AZ (see failed_over).
+        from the writer if its AZ fails, and promotion turns it Multi-AZ (see `Topology.failed_over`).
         Engine, version, user and backups are inherited from the source and may not be set.
         """
         return aws.rds.Instance(

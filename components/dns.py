@@ -20,11 +20,12 @@ Route 53 is a global service: everything here goes through the primary region's 
 control plane is served from us-east-1 whatever the provider's region), and its data plane keeps
 answering and health-checking during a regional outage.
 
-After a failover (activeRegion = drRegion) the program declares the switch *inverted*: that is the
-state the DR command left it in, so the reconciling `pulumi up` changes nothing in Route 53 — no
-window in which DNS could swing back. Swapping the records instead (PRIMARY -> DR ALB) would take
-two Route 53 changes (records and switch) with traffic briefly pointed at the old region between
-them, whichever came first. Failing back is setting activeRegion to the primary again.
+After a failover (activeRegion = drRegion: `Topology.failed_over`) the program declares the switch
+*inverted*: that is the state the DR command left it in, so the reconciling `pulumi up` changes
+nothing in Route 53 — no window in which DNS could swing back. Swapping the records instead
+(PRIMARY -> DR ALB) would take two Route 53 changes (records and switch) with traffic briefly
+pointed at the old region between them, whichever came first. Failing back is setting
+activeRegion to the primary again.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
+
+from hastack.topology import Topology
 
 if TYPE_CHECKING:
     from components.region import Region
@@ -69,8 +72,8 @@ class FailoverDnsArgs:
     dr: DnsTarget
     #: The primary region's provider (Route 53 is global; one provider for all of it).
     provider: aws.Provider
-    #: True when activeRegion == drRegion: the switch is declared inverted (traffic on DR).
-    failed_over: bool
+    #: Once it has failed over, the switch is declared inverted (traffic on DR).
+    topology: Topology
     checker_regions: Sequence[str] = CHECKER_REGIONS
 
     def __post_init__(self) -> None:
@@ -122,7 +125,7 @@ class FailoverDns(pulumi.ComponentResource):
             child_healthchecks=[],
             # Disabled: always healthy. Inverted (by `hastack dr`, or here once failed over): unhealthy.
             disabled=True,
-            invert_healthcheck=args.failed_over,
+            invert_healthcheck=args.topology.failed_over,
             tags={"Name": f"{args.record_name} DR switch (inverted = traffic on DR)"},
             opts=child,
         )

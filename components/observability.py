@@ -45,6 +45,7 @@ import pulumi
 import pulumi_aws as aws
 
 from hastack.config import SloConfig, StackConfig, Subscription
+from hastack.topology import Topology
 
 if TYPE_CHECKING:
     from components.cache import CacheTier
@@ -594,7 +595,7 @@ class Observability(pulumi.ComponentResource):
 # ---------------------------------------------------------------------------------------------
 
 
-def paging_topics(config: StackConfig, regions: Sequence[Region]) -> dict[str, PagingTopic]:
+def paging_topics(subscriptions: Sequence[Subscription], regions: Sequence[Region]) -> dict[str, PagingTopic]:
     """Region -> its paging topic `hastack-<stack>-<region>-alerts`, created before the data tiers.
 
     Why before: ElastiCache sends its automatic-failover events to a topic named on the replication
@@ -607,15 +608,14 @@ def paging_topics(config: StackConfig, regions: Sequence[Region]) -> dict[str, P
         watcher = f"{region.role}-obs"
         former_parent = pulumi.create_urn(watcher, "hastack:observability:Observability", parent=region)
         out[region.region] = PagingTopic(
-            f"{watcher}-paging", alarm_name(pulumi.get_stack(), region.region, "alerts"),
-            config.alerting.subscriptions, {},
+            f"{watcher}-paging", alarm_name(pulumi.get_stack(), region.region, "alerts"), subscriptions, {},
             opts=pulumi.ResourceOptions(parent=region, providers={"aws": region.provider},
                                         aliases=[pulumi.Alias(parent=former_parent)]))
     return out
 
 
-def stack_observability(config: StackConfig, regions: Sequence[Region], database: DatabaseTier, cache: CacheTier,
-                        dns: FailoverDns, paging: dict[str, PagingTopic]) -> dict[str, Observability]:
+def stack_observability(config: StackConfig, topology: Topology, regions: Sequence[Region], database: DatabaseTier,
+                        cache: CacheTier, dns: FailoverDns, paging: dict[str, PagingTopic]) -> dict[str, Observability]:
     """One `Observability` per region, watching what that region runs.
 
     * SLO burn rate on each region's ALB (an idle pilot-light ALB reports no requests: no alarm);
@@ -629,22 +629,23 @@ def stack_observability(config: StackConfig, regions: Sequence[Region], database
     """
     route53_host = next((r for r in regions if r.region == ROUTE53_METRICS_REGION),
                         next(r for r in regions if r.role == "primary"))
-    checks = [HealthCheckWatch(f"alb-{config.active_region}", dns.health_checks[config.active_region].id)]
-    if not config.failed_over:
+    active_region = topology.active_region
+    checks = [HealthCheckWatch(f"alb-{active_region}", dns.health_checks[active_region].id)]
+    if not topology.failed_over:
         checks.append(HealthCheckWatch("primary-gate", dns.gate.id))
     db_instance = {"primary": database.primary_instance, "dr": database.dr_instance}
     cache_group = {"primary": cache.primary_group, "dr": cache.dr_group}
     cache_reader_region = cache.reader_site.region
     out: dict[str, Observability] = {}
     for region in regions:
-        active = region.region == config.active_region
+        active = topology.serves(region.role)
         services = [ServiceWatch(svc.name, svc.replicas if active else 0,
                                  region.ingress.target_groups[svc.name].arn_suffix)
                     for svc in config.services]
         node_groups = [NodeGroupWatch(region.cluster_name, ng.az, ng.size.min_size, ng.asg_name)
                        for ng in region.node_groups]
         replica = (database.replica.identifier
-                   if not config.failed_over and database.replica_site.region == region.region else None)
+                   if not topology.failed_over and database.replica_site.region == region.region else None)
         args = ObservabilityArgs(
             region=region.region,
             slo=config.slo,

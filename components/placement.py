@@ -4,8 +4,9 @@ The data tiers (database, cache) and DNS span both regions, so they cannot take 
 provider from their parent the way the per-region components do. Each gets one `Site` per region:
 the region's explicit provider plus the network ids and the security group of the clients (the
 cluster's nodes) that the tier must admit. A site keeps the role its region was *built* for
-("primary" or "dr"); which site currently takes writes is `StackConfig.active_region`, so logical
-resource names never change when the roles flip and a failover is an update, never a replacement.
+("primary" or "dr"); which site currently takes writes is the topology's active region
+(hastack/topology.py), so logical resource names never change when a failover moves the active
+region and a failover is an update, never a replacement.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from components.ingress import Ingress, IngressArgs, IngressService
 from components.network import Network, NetworkArgs
 from components.workload import Workload, WorkloadArgs
 from hastack.config import StackConfig
+from hastack.topology import Role, Topology
 
 
 @dataclass
@@ -24,10 +25,10 @@ class RegionArgs:
     """Inputs of `Region`."""
 
     config: StackConfig
-    region: str
-    #: "primary" or "dr": the role the region was built for (see StackConfig.active_region for
-    #: which one currently serves traffic).
-    role: str
+    #: Which region is which, and which one serves (see hastack/topology.py).
+    topology: Topology
+    #: "primary" or "dr": the role the region is built for; its region is `topology.region_of(role)`.
+    role: Role
 
 
 class Region(pulumi.ComponentResource):
@@ -36,27 +37,27 @@ class Region(pulumi.ComponentResource):
     def __init__(self, name: str, args: RegionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hastack:region:Region", name, None, opts)
         cfg = args.config
-        self.region = args.region
+        self.region = region = args.topology.region_of(args.role)
         self.role = args.role
         # Each region gets its own explicit provider: nothing may land in the region of the
         # ambient `aws:region` config by accident.
-        self.provider = aws.Provider(f"{name}-aws", region=args.region,
-                                     default_tags=aws.ProviderDefaultTagsArgs(tags=self.tags(cfg)),
+        self.provider = aws.Provider(f"{name}-aws", region=region,
+                                     default_tags=aws.ProviderDefaultTagsArgs(tags=self.tags()),
                                      opts=pulumi.ResourceOptions(parent=self))
         child = pulumi.ResourceOptions(parent=self, providers={"aws": self.provider})
         self.cluster_name = f"hastack-{pulumi.get_stack()}-{args.role}"
 
         self.network = Network(f"{name}-net", NetworkArgs(
-            cidr_block=cfg.vpc_cidrs[args.region],
+            cidr_block=cfg.vpc_cidrs[region],
             az_count=cfg.az_count,
             tags={"hastack:region-role": args.role},
             cluster_name=self.cluster_name,
         ), opts=child)
 
-        self.node_size = node_group_size(cfg, args.role)
+        self.node_size = node_group_size(cfg.nodes, args.topology, args.role)
         self.cluster = Cluster(f"{name}-cluster", ClusterArgs(
             cluster_name=self.cluster_name,
-            region=args.region,
+            region=region,
             kubernetes_version=cfg.kubernetes_version,
             vpc_id=self.network.vpc_id,
             azs=self.network.azs,
@@ -75,7 +76,7 @@ class Region(pulumi.ComponentResource):
             namespace="hastack",
             services=cfg.services,
             kubernetes_version=cfg.kubernetes_version,
-            region=args.region,
+            region=region,
             await_rollout=self.node_size.desired_size > 0,
         ), opts=pulumi.ResourceOptions(parent=self, providers={"aws": self.provider, "kubernetes": self.k8s_provider}))
         # The region's internet entry point: ALB -> the services' NodePorts (see components/ingress.py).
@@ -83,22 +84,22 @@ class Region(pulumi.ComponentResource):
             role=args.role,
             vpc_id=self.network.vpc_id,
             public_subnet_ids=self.network.public_subnet_ids,
-            certificate_arn=cfg.ingress.certificate_arns[args.region],
+            certificate_arn=cfg.ingress.certificate_arns[region],
             host_name=cfg.dns.record_name,
             services=[IngressService(s.name, s.node_port, s.health_path) for s in self.workload.services],
             node_security_group_id=self.node_security_group_id,
             autoscaling_group_names=[ng.asg_name for ng in self.node_groups],
             name_prefix=f"hastack-{pulumi.get_stack()}",
-            access_logs_bucket=cfg.ingress.access_log_buckets.get(args.region),
+            access_logs_bucket=cfg.ingress.access_log_buckets.get(region),
         ), opts=child)
 
         self.register_outputs({
-            "region": args.region,
+            "region": region,
             "vpcId": self.network.vpc_id,
             "clusterName": self.cluster.cluster_name,
             "nodeSecurityGroupId": self.node_security_group_id,
         })
 
     @staticmethod
-    def tags(cfg: StackConfig) -> dict[str, str]:
+    def tags() -> dict[str, str]:
         return {"project": "hastack", "stack": pulumi.get_stack(), "managed-by": "pulumi"}

@@ -48,6 +48,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError, PydanticUndefined
 
 from hastack.errors import UserError
+from hastack.topology import Topology
 from hastack.validation import Kind, allowed, annotation_at, fields_of, is_model, key_path, unwrap, validate_with
 
 NAMESPACE = "hastack"
@@ -477,9 +478,9 @@ class StackConfig(_Model):
         return (self.primary_region, self.dr_region)
 
     @property
-    def failed_over(self) -> bool:
-        """True once `hastack dr scale-up` ran and the operator set activeRegion to the DR region."""
-        return self.active_region == self.dr_region
+    def topology(self) -> Topology:
+        """Which region is which, and which one serves: what the components decide "who writes where" from."""
+        return Topology(self.primary_region, self.dr_region, self.active_region)
 
 
 def _region_keys(mapping: Any, info: ValidationInfo, *, required: bool) -> list[InitErrorDetails]:

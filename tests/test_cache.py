@@ -14,6 +14,7 @@ from components.placement import Site
 from hastack.config import CacheConfig
 from hastack.plan import mock_values
 from hastack.plan.render import SECRET, Plan, write_plan
+from hastack.topology import Topology
 from tests.tier_helpers import (
     SECURITY_GROUP,
     ingress_rules,
@@ -174,7 +175,7 @@ def test_args_need_one_node_in_each_of_three_azs() -> None:
               private_subnet_ids=["s1", "s2"], public_subnet_ids=[], client_security_group_id="sg")
     with pytest.raises(ValueError, match="az_count = 2: one node per AZ needs at least 3 AZs"):
         cache = CacheConfig(engine="valkey", engine_version="8.0", node_type="cache.r7g.large")
-        CacheTierArgs(cache, site, dr, 2, False, "hastack-test")
+        CacheTierArgs(cache, site, dr, 2, Topology("us-east-1", "us-west-2", "us-east-1"), "hastack-test")
 
 
 @pytest.mark.parametrize("role", ["primary", "dr"])

@@ -110,11 +110,12 @@ def test_failed_over_render_puts_dr_node_groups_at_prod_size(failed_over_plan: P
 def test_node_group_size_per_role() -> None:
     raw = {k.split(":", 1)[1]: v for k, v in read_stack_config("prod").items() if k.startswith("hastack:")}
     config = parse_config(raw)
-    assert _sizes(node_group_size(config, "primary")) == (1, 2, 6)
-    assert _sizes(node_group_size(config, "dr")) == (0, 0, 6)
+    assert _sizes(node_group_size(config.nodes, config.topology, "primary")) == (1, 2, 6)
+    assert _sizes(node_group_size(config.nodes, config.topology, "dr")) == (0, 0, 6)
     raw["activeRegion"] = raw["drRegion"]
-    failed_over = parse_config(raw)
-    assert _sizes(node_group_size(failed_over, "dr")) == _sizes(node_group_size(failed_over, "primary")) == (1, 2, 6)
+    failed_over = parse_config(raw).topology
+    assert _sizes(node_group_size(config.nodes, failed_over, "dr")) == (1, 2, 6)
+    assert _sizes(node_group_size(config.nodes, failed_over, "primary")) == (1, 2, 6)
 
 
 def _sizes(size: NodeGroupSize) -> tuple[int, int, int]:

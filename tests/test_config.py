@@ -193,7 +193,7 @@ def test_config_error_is_a_run_error_and_a_user_error() -> None:
 def test_valid_configs_parse(prod_raw: dict[str, Any]) -> None:
     config = parse_config(copy.deepcopy(prod_raw))
     assert config.regions == ("us-east-1", "us-west-2")
-    assert config.az_count == 3 and not config.failed_over
+    assert config.az_count == 3 and not config.topology.failed_over
     assert [s.health_paths.startup for s in config.services] == ["/health/startup"] * 2  # default applied
     staging = {k.split(":", 1)[1]: v for k, v in read_stack_config("staging").items() if k.startswith("hastack:")}
     assert parse_config(staging).nodes.dr.desired_size == 0
@@ -205,7 +205,7 @@ def test_dr_may_scale_to_zero_and_failover_flag(prod_raw: dict[str, Any]) -> Non
     raw = copy.deepcopy(prod_raw)
     raw["nodes"]["dr"] = {"minSize": 0, "desiredSize": 0, "maxSize": 1}
     raw["activeRegion"] = raw["drRegion"]
-    assert parse_config(raw).failed_over
+    assert parse_config(raw).topology.failed_over
 
 
 def test_plan_with_bad_config_exits_nonzero_with_one_paragraph_and_no_traceback(tmp_path: Path) -> None:

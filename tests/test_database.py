@@ -11,6 +11,7 @@ from components.database import DatabaseTierArgs, parameter_group_family
 from components.placement import Site, bounded_name
 from hastack.config import DatabaseConfig
 from hastack.plan.render import Plan
+from hastack.topology import Topology
 from tests.tier_helpers import (
     SECURITY_GROUP,
     arn_region,
@@ -230,6 +231,9 @@ def test_failed_over_outputs_keep_naming_members_by_their_built_region(failed_ov
 # -- argument validation (no engine) -----------------------------------------------------------
 
 
+SERVING_EAST = Topology("us-east-1", "us-west-2", "us-east-1")
+
+
 def _site(role: str, region: str) -> Site:
     return Site(role=role, region=region, provider=None, vpc_id="vpc-1", azs=["a", "b", "c"],  # type: ignore[arg-type]
                 private_subnet_ids=["s1", "s2", "s3"], public_subnet_ids=["p1", "p2", "p3"],
@@ -239,7 +243,7 @@ def _site(role: str, region: str) -> Site:
 def test_args_refuse_a_replica_in_the_primary_region() -> None:
     db = DatabaseConfig(engine_version="16.4", instance_class="db.r6g.large")
     with pytest.raises(ValueError, match="another region than us-east-1"):
-        DatabaseTierArgs(db, _site("primary", "us-east-1"), _site("dr", "us-east-1"), False, "hastack-test")
+        DatabaseTierArgs(db, _site("primary", "us-east-1"), _site("dr", "us-east-1"), SERVING_EAST, "hastack-test")
 
 
 def test_site_needs_one_private_subnet_per_az() -> None:

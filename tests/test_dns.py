@@ -9,6 +9,7 @@ import pytest
 from components.dns import DnsTarget, FailoverDnsArgs
 from hastack.plan import mock_values
 from hastack.plan.render import Plan
+from hastack.topology import Topology
 from tests.tier_helpers import one
 
 CHECK = "aws:route53/healthCheck:HealthCheck"
@@ -127,6 +128,9 @@ def test_failed_over_declares_the_switch_inverted_and_changes_nothing_else(faile
     assert failed_over_plan.outputs["dns"] == prod_plan.outputs["dns"]
 
 
+SERVING_EAST = Topology("us-east-1", "us-west-2", "us-east-1")
+
+
 def _target(region: str) -> DnsTarget:
     return DnsTarget(region=region, alb_dns_name="x", alb_zone_id="Z", health_path="/ready")
 
@@ -134,7 +138,7 @@ def _target(region: str) -> DnsTarget:
 def test_args_reject_too_few_checker_regions_and_a_record_outside_the_zone() -> None:
     with pytest.raises(ValueError, match="at least 3 checker regions"):
         FailoverDnsArgs("example.com", "api.example.com", _target("us-east-1"), _target("us-west-2"),
-                        None, False, checker_regions=("us-east-1", "eu-west-1"))  # type: ignore[arg-type]
+                        None, SERVING_EAST, checker_regions=("us-east-1", "eu-west-1"))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="'api.example.org' is not inside zone 'example.com'"):
         FailoverDnsArgs("example.com", "api.example.org", _target("us-east-1"), _target("us-west-2"),
-                        None, False)  # type: ignore[arg-type]
+                        None, SERVING_EAST)  # type: ignore[arg-type]
