@@ -3,7 +3,8 @@
 One set of pydantic models is the contract's only copy: `__main__.py` builds `StackOutputs` from
 the program's values and exports its dump (`export_stack_outputs`); the DR command validates an
 outputs file against the same model (`hastack.dr.outputs`); the README's "Stack outputs" table is
-generated from the models' fields (`python -m hastack.outputs --markdown`, a test keeps it equal).
+generated from the models' fields (`python -m hastack.outputs --write`; tests/test_outputs_doc.py
+keeps it equal).
 
 Why the DR command reads only outputs: during a regional outage the operator may have no working
 state backend, no checkout, no access to the primary region. A JSON file saved from
@@ -22,9 +23,9 @@ Choices, and why:
 
 To add an output: add a field to `StackOutputs` (or to a nested model) with `output(...)`'s
 description and "used by", pass its value to `export_stack_outputs` in `__main__.py`, add any
-cross-field rule to `StackOutputs._problems`, then update the README table (the output of
-`python -m hastack.outputs --markdown`) and run `python -m tests.golden_plans --write` (the plan
-changes). Consumers read it as an attribute (`outputs.lock_table.name`).
+cross-field rule to `StackOutputs._problems`, then run `python -m hastack.outputs --write` (the
+README table) and `python -m tests.golden_plans --write` (the plan changes). Consumers read it as
+an attribute (`outputs.lock_table.name`).
 
 Importable without the Pulumi SDK: only `export_stack_outputs` imports it, when called.
 """
@@ -32,6 +33,7 @@ Importable without the Pulumi SDK: only `export_stack_outputs` imports it, when 
 from __future__ import annotations
 
 import argparse
+import json
 import operator
 import re
 import sys
@@ -41,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from pydantic.alias_generators import to_camel
 
 from hastack.errors import UserError
+from hastack.paths import REPO_ROOT
 from hastack.validation import Kind, Problem, fields_of, json_type, problem_lines, raise_problems, shape
 
 # ---------------------------------------------------------------------------------------------
@@ -428,14 +431,29 @@ def markdown_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+def replace_table(document: str, table: str) -> str:
+    """`document` with its stack outputs table (from `TABLE_HEADER` to the first non-table line) replaced."""
+    lines = document.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.strip() == TABLE_HEADER), None)
+    if start is None:
+        raise ValueError(f"no line {TABLE_HEADER!r} to replace")
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return "".join([*lines[:start], table, *lines[end:]])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hastack.outputs", description=__doc__.splitlines()[0])
-    parser.add_argument("--markdown", action="store_true", help="print the README's stack outputs table")
-    parser.add_argument("--schema", action="store_true", help="print the JSON schema of the outputs")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--markdown", action="store_true", help="print the README's stack outputs table (default)")
+    what.add_argument("--schema", action="store_true", help="print the JSON schema of the outputs")
+    what.add_argument("--write", action="store_true", help="replace the table in README.md with the generated one")
     args = parser.parse_args(argv)
     if args.schema:
-        import json
         print(json.dumps(StackOutputs.model_json_schema(by_alias=True), indent=2))
+    elif args.write:
+        readme = REPO_ROOT / "README.md"
+        readme.write_text(replace_table(readme.read_text(), markdown_table()))
+        print(f"wrote the stack outputs table of {readme}")
     else:
         sys.stdout.write(markdown_table())
     return 0
