@@ -33,7 +33,7 @@ def one_run(plan_outputs: dict[str, Any], d: Durations) -> tuple[Any, float]:
             return ScaleUp(world.outputs, factory, clock=clock).run()
 
         start = time.perf_counter()
-        result, _ = simulate(run, d, on_targets_ready=lambda region: world.nodes.reconcile())
+        result, _ = simulate(run, d)
         return result, time.perf_counter() - start
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,13 +20,9 @@ runner = CliRunner()
 @pytest.fixture()
 def world(prod_plan: Any, tmp_path: Path) -> Iterator[World]:
     with make_world(stack_output_json(prod_plan.outputs)) as w:
-        stop = threading.Event()
-        thread = w.nodes.run_in_background(stop, interval=0.1)  # EKS + ASG attachment stand-in
         w.outputs_file = tmp_path / "outputs-prod.json"  # type: ignore[attr-defined]
         w.outputs_file.write_text(json.dumps(w.raw))  # type: ignore[attr-defined]
         yield w
-        stop.set()
-        thread.join(timeout=5)
 
 
 def dr(world: World, *args: str) -> Any:

@@ -30,7 +30,7 @@ def simulated_run(world: World, durations: Durations) -> Any:
         factory = ClientFactory(on_client=on_client, session=world.session)
         return ScaleUp(world.outputs, factory, clock=clock, poll_seconds=15).run()
 
-    result, sim = simulate(run, durations, on_targets_ready=lambda region: world.nodes.reconcile())
+    result, sim = simulate(run, durations)
     return result, sim
 
 

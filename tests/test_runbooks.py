@@ -26,9 +26,10 @@ from moto import mock_aws
 from typer.testing import CliRunner
 
 from hastack.cli import app
+from hastack.local.world import install as install_world
+from hastack.local.world.seed import seed_world
 from hastack.paths import REPO_ROOT
 from hastack.plan.render import Plan
-from tests.dr_world import install_moto_extensions, seed_world
 
 RUNBOOKS = REPO_ROOT / "runbooks"
 SCENARIOS = ("regional-failover", "failback", "database-failover", "cache-failover", "az-loss", "node-replacement",
@@ -152,7 +153,7 @@ def moto_world(prod_plan: Plan, tmp_path_factory: pytest.TempPathFactory) -> Ite
                            "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
             monkeypatch.setenv(key, value)
         monkeypatch.delenv("AWS_PROFILE", raising=False)
-        install_moto_extensions()
+        install_world()
         _honour_num_cache_clusters(monkeypatch)
         clients: dict[tuple[str, str], Any] = {}
 

@@ -1,7 +1,8 @@
 """Local AWS: the real program deployed into an embedded moto AWS on 127.0.0.1, and drills on it.
 
-Owns: `server` (moto behind a small world-control layer: regional outages, red health checks),
-`emulation` (what moto lacks), `aws_resources` / `moto_mocks` (the Pulumi mock runtime whose
+Owns: `world` (the fake AWS itself: moto plus what moto lacks, outages, the control endpoint; used
+in-process by the DR tests and served by `server`), `server` (the world on 127.0.0.1, in-process or
+detached, and `WorldClient`), `aws_resources` / `moto_mocks` (the Pulumi mock runtime whose
 resources are created in moto through boto3), `deploy` (run the program against it), `drill` (take
 the primary region down and run the real DR command against what is left), `verify`, `inventory`,
 `gantt`, `demo`, `cli` (`hastack local ...`, `hastack drill region`).

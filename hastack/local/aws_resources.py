@@ -21,6 +21,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from hastack.local.world.nodegroups import auto_scaling_group_params
+
 ACCOUNT_ID = "123456789012"  # moto's default account
 
 
@@ -503,21 +505,12 @@ def _node_group_asg(ctx: Ctx, asg_name: str, nodegroup: str, scaling: dict[str, 
                     lt: dict[str, Any] | None) -> None:
     """The Auto Scaling group EKS runs behind a managed node group (moto's EKS only names it).
 
-    Resized by the local AWS when the node group's scaling config changes (hastack.local.emulation).
+    Resized by the local world when the node group's scaling config changes (hastack.local.world.nodegroups).
     """
-    params: dict[str, Any] = {
-        "AutoScalingGroupName": asg_name, "VPCZoneIdentifier": ",".join(ctx.get("subnetIds", [])),
-        "MinSize": as_int(scaling.get("minSize")) or 0, "MaxSize": as_int(scaling.get("maxSize")) or 0,
-        "DesiredCapacity": as_int(scaling.get("desiredSize")) or 0,
-        "Tags": [{"Key": k, "Value": v, "PropagateAtLaunch": True} for k, v in
-                 {"eks:cluster-name": ctx.get("clusterName"), "eks:nodegroup-name": nodegroup}.items()],
-    }
-    if lt and (lt.get("id") or lt.get("name")):
-        params["LaunchTemplate"] = drop_none({"LaunchTemplateId": lt.get("id"), "LaunchTemplateName": lt.get("name"),
-                                              "Version": str(lt.get("version") or "$Default")})
-    else:
-        params["MixedInstancesPolicy"] = {"LaunchTemplate": {"LaunchTemplateSpecification": {}}}
-    ctx.client("autoscaling").create_auto_scaling_group(**params)
+    ctx.client("autoscaling").create_auto_scaling_group(**auto_scaling_group_params(
+        asg_name, ctx.get("clusterName"), nodegroup, ctx.get("subnetIds", []),
+        as_int(scaling.get("minSize")) or 0, as_int(scaling.get("maxSize")) or 0,
+        as_int(scaling.get("desiredSize")) or 0, lt))
 
 
 def asg_attachment(ctx: Ctx) -> Result:
@@ -709,7 +702,7 @@ def cache_replication_group(ctx: Ctx) -> Result:
 
 
 def cache_global_replication_group(ctx: Ctx) -> Result:
-    """Served by the local world layer (hastack.local.global_datastore): moto has no Global Datastore."""
+    """Served by the local world (hastack.local.world.global_datastore): moto has no Global Datastore."""
     suffix = ctx.get("globalReplicationGroupIdSuffix") or ctx.name
     group = ctx.client("elasticache").create_global_replication_group(**drop_none({
         "GlobalReplicationGroupIdSuffix": suffix, "PrimaryReplicationGroupId": ctx.get("primaryReplicationGroupId"),

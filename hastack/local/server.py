@@ -1,25 +1,18 @@
-"""The embedded AWS: moto's server on 127.0.0.1, behind a thin layer that can break a region.
+"""The embedded AWS: the local world (`hastack.local.world`) served on 127.0.0.1.
 
-Why not plain `moto_server`: a regional-failover drill needs the primary region's APIs to stop
-answering while the DR region's keep working, and the primary's Route 53 health checks to report
-failure — moto has neither. `WorldControl` wraps moto's WSGI app and, for requests signed for a
-"down" region (the SigV4 credential scope names region and service), drops the connection
-without a response, as an unreachable regional endpoint does; global services (Route 53, IAM,
-STS) keep answering. Health checks marked red answer `GetHealthCheckStatus` with failures.
-
-The world is steered through `/_hastack/world` (GET shows it, POST changes it), so a detached
-server (`hastack local up --detach`, a child process with a pid file under build/) can be steered
-exactly like an in-process one. It only ever binds 127.0.0.1.
+This module runs the server — in a thread of this process (`InProcessServer`) or as a child
+process (`ProcessServer`; detached by `hastack local up --detach`, with a pid file under build/) —
+and steers it over HTTP (`WorldClient`, through the world's control endpoint `/_hastack/world`).
+What the world does (outages, what moto lacks) lives in `hastack.local.world`. It only ever binds
+127.0.0.1.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import logging
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -28,185 +21,18 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
-from hastack.local import emulation
+from hastack.local.world.state import WORLD
+from hastack.local.world.wsgi import CONTROL_PATH, build_app
 
 LOOPBACK = "127.0.0.1"
-CONTROL_PATH = "/_hastack/world"
-#: Services AWS runs from one global endpoint: a regional outage does not take them away.
-GLOBAL_SERVICES = frozenset({"route53", "iam", "sts", "cloudfront", "organizations"})
-
-_SCOPE_RE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
-_HEALTH_STATUS_RE = re.compile(r"^/2013-04-01/healthcheck/([^/]+)/status$")
 
 
 class LocalAwsError(Exception):
     """The local AWS could not be started, reached or stopped for a reason the user can act on."""
-
-
-@dataclass
-class WorldState:
-    """What is broken in the local world right now."""
-
-    down_regions: set[str] = field(default_factory=set)
-    red_health_checks: set[str] = field(default_factory=set)
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def to_json(self) -> dict[str, Any]:
-        with self.lock:
-            return {"downRegions": sorted(self.down_regions), "redHealthChecks": sorted(self.red_health_checks)}
-
-    def update(self, change: dict[str, Any]) -> None:
-        with self.lock:
-            if "downRegions" in change:
-                self.down_regions = set(change["downRegions"])
-            if "redHealthChecks" in change:
-                self.red_health_checks = set(change["redHealthChecks"])
-
-
-def signing_scope(environ: dict[str, Any]) -> tuple[str, str] | None:
-    """(region, service) of a SigV4-signed request, from its Authorization header."""
-    match = _SCOPE_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    return (match.group(1), match.group(2)) if match else None
-
-
-def _failed_health_status_xml(region: str) -> bytes:
-    checked = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    observations = "".join(
-        f"<HealthCheckObservation><Region>{r}</Region><IPAddress>{ip}</IPAddress><StatusReport>"
-        f"<Status>Failure: Connection timed out. The endpoint or the internet connection is down, or requests are"
-        f" being blocked by your firewall.</Status><CheckedTime>{checked}</CheckedTime></StatusReport>"
-        f"</HealthCheckObservation>"
-        for r, ip in ((region, "15.177.2.10"), ("us-west-1", "15.177.10.10"), ("eu-west-1", "15.177.62.10"))
-    )
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<GetHealthCheckStatusResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/">'
-            f"<HealthCheckObservations>{observations}</HealthCheckObservations>"
-            "</GetHealthCheckStatusResponse>").encode()
-
-
-class WorldControl:
-    """WSGI middleware in front of moto: outages, red health checks, emulated APIs, the control endpoint."""
-
-    def __init__(self, app: Callable[..., Iterable[bytes]], state: WorldState) -> None:
-        self.app = app
-        self.state = state
-        self.datastores = emulation.GlobalDatastores()
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        if path == CONTROL_PATH:
-            return self._control(environ, start_response)
-        scope = signing_scope(environ)
-        if scope is not None:
-            region, service = scope
-            if service not in GLOBAL_SERVICES and region in self.state.down_regions:
-                return self._drop(environ, start_response)
-            if service == "route53" and environ.get("REQUEST_METHOD") == "GET":
-                match = _HEALTH_STATUS_RE.match(path)
-                if match and match.group(1) in self.state.red_health_checks:
-                    start_response("200 OK", [("Content-Type", "text/xml")])
-                    return [_failed_health_status_xml(region)]
-            if service == "iam" and environ.get("REQUEST_METHOD") == "POST":
-                params = {k: v[0] for k, v in parse_qs(_buffer_body(environ).decode()).items()}
-                if params.get("Action") == "AttachRolePolicy":
-                    emulation.ensure_aws_managed_policy(params.get("PolicyArn", ""))
-            if service == "rds" and environ.get("REQUEST_METHOD") == "POST":
-                params = {k: v[0] for k, v in parse_qs(_buffer_body(environ).decode()).items()}
-                action = params.get("Action", "")
-                if action in emulation.RDS_FIXED_ACTIONS:
-                    return self._then(environ, start_response,
-                                      lambda: emulation.fix_rds_after(action, params, region))
-            if service == "elasticache":
-                return self._elasticache(environ, start_response, region)
-            if service == "eks" and environ.get("REQUEST_METHOD") == "POST":
-                target = emulation.nodegroup_update_target(path)
-                if target is not None:
-                    body = _buffer_body(environ)
-                    return self._then(environ, start_response, lambda: emulation.resize_nodegroup_asg(
-                        region, target[0], target[1], body))
-        return self.app(environ, start_response)
-
-    def _elasticache(self, environ: dict[str, Any], start_response: Callable[..., Any],
-                     region: str) -> Iterable[bytes]:
-        params = {k: v[0] for k, v in parse_qs(_buffer_body(environ).decode()).items()}
-        action = params.get("Action", "")
-        if action in emulation.GLOBAL_DATASTORE_ACTIONS:
-            status, xml = self.datastores.handle(action, params, region)
-            start_response(f"{status} {'OK' if status == 200 else 'Error'}", [("Content-Type", "text/xml")])
-            return [xml.encode()]
-        gid = params.get("GlobalReplicationGroupId")
-        if action == "CreateReplicationGroup" and gid:
-            return self._then(environ, start_response, lambda: self.datastores.join(
-                gid, params.get("ReplicationGroupId", ""), region))
-        return self.app(environ, start_response)
-
-    def _then(self, environ: dict[str, Any], start_response: Callable[..., Any],
-              after: Callable[[], None]) -> Iterable[bytes]:
-        """Pass the call to moto; when moto accepted it (2xx), run `after` (what AWS would do next)."""
-        status: list[str] = []
-
-        def capture(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            status.append(code)
-            return start_response(code, headers, exc_info) if exc_info else start_response(code, headers)
-
-        body = list(self.app(environ, capture))
-        if status and status[0].startswith("2"):
-            after()
-        return body
-
-    def _drop(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """Close the client's connection without an answer: what an unreachable endpoint looks like."""
-        sock = environ.get("werkzeug.socket")
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        # The status line can no longer reach the client; setting it only keeps the server quiet.
-        start_response("503 Service Unavailable", [("Content-Length", "0")])
-        return [b""]
-
-    def _control(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") == "POST":
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            try:
-                change = json.loads(environ["wsgi.input"].read(length) or b"{}")
-            except json.JSONDecodeError:
-                start_response("400 Bad Request", [("Content-Type", "application/json")])
-                return [b'{"error": "body must be JSON"}']
-            self.state.update(change)
-            if change.get("resetEmulation"):
-                self.datastores.reset()
-            if change.get("warm"):
-                threading.Thread(target=emulation.warm_backends, args=(list(change["warm"]),), name="local-aws-warm",
-                                 daemon=True).start()
-            if change.get("certificates"):
-                emulation.ensure_certificates(list(change["certificates"]), str(change.get("domain", "example.com")))
-        start_response("200 OK", [("Content-Type", "application/json")])
-        return [json.dumps(self.state.to_json()).encode()]
-
-
-def _buffer_body(environ: dict[str, Any]) -> bytes:
-    """Read the request body and put it back, so both this layer and moto can read it."""
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length) if length else b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
-    return body
-
-
-def build_app(state: WorldState) -> WorldControl:
-    """moto's multi-service WSGI app behind the world control layer."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
-    return WorldControl(DomainDispatcherApplication(create_backend_app), state)
 
 
 def _quiet_handler() -> type:
@@ -241,7 +67,6 @@ class InProcessServer:
 
     def __init__(self, port: int = 0) -> None:
         self.requested_port = port
-        self.state = WorldState()
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -258,7 +83,7 @@ class InProcessServer:
         if self.requested_port and not port_is_free(self.requested_port):
             raise LocalAwsError(f"port {self.requested_port} on {LOOPBACK} is already in use "
                                 "(pick another with --port, or stop what holds it: hastack local down)")
-        self._server = make_server(LOOPBACK, self.requested_port, build_app(self.state), threaded=True,
+        self._server = make_server(LOOPBACK, self.requested_port, build_app(), threaded=True,
                                    request_handler=_quiet_handler())
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
         self._thread.start()
@@ -275,6 +100,9 @@ class InProcessServer:
             self._thread.join(timeout=10)
         self._server = None
         self._thread = None
+        # The world is one per process, like moto's backends: an outage must not outlive its server
+        # (a later in-process `mock_aws` in this process would see it).
+        WORLD.heal()
 
     def __enter__(self) -> InProcessServer:
         return self.start()

@@ -1,0 +1,23 @@
+"""The local world: one fake AWS (moto plus what moto lacks) for `local up`, drills and the DR tests.
+
+What it owns: the world's state (`state.WORLD`: outages, red health checks, Global Datastores),
+moto's missing behaviour patched into moto itself (`extensions`), the verdict on each request
+in-process (`inprocess`, for `mock_aws`) and in a server (`wsgi`, the layer in front of moto's
+WSGI app with the control endpoint `/_hastack/world`), what an account holds before the stack
+(`preexisting`), and a pilot-light world seeded from stack outputs (`seed`).
+
+What it may import: moto, boto3/botocore, the standard library. Never the DR command, the plan or
+the CLI: they are what the world is used to test.
+
+`install()` makes one process's moto the local world, for both paths.
+"""
+
+from __future__ import annotations
+
+
+def install() -> None:
+    """Patch moto with the world's extensions and wrap its in-process stubber (idempotent)."""
+    from hastack.local.world import extensions, inprocess
+
+    extensions.install()
+    inprocess.install()
