@@ -6,8 +6,9 @@ in-process (`inprocess`, for `mock_aws`) and in a server (`wsgi`, the layer in f
 WSGI app with the control endpoint `/_hastack/world`), what an account holds before the stack
 (`preexisting`), and a pilot-light world seeded from stack outputs (`seed`).
 
-What it may import: moto, boto3/botocore, the standard library. Never the DR command, the plan or
-the CLI: they are what the world is used to test.
+May import: moto, boto3/botocore, the standard library (the world is what the DR command, the plan
+and the CLI are tested against, so it never depends on them).
+Never imports: hastack.dr, hastack.plan, hastack.policy, hastack.cli.
 
 `install()` makes one process's moto the local world, for both paths.
 """
