@@ -22,14 +22,15 @@ region so the DR clients can read it while the primary region is down. It is nev
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.placement import Site, bounded_name
+from components.arguments import ArgProblem, require_valid
+from components.placement import Site, bounded_name, name_prefix_problems, site_problems
 from hastack.config import CacheConfig
 from hastack.topology import Topology
 
@@ -60,13 +61,18 @@ class CacheTierArgs:
     notification_topic_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        require_valid("CacheTierArgs", self.problems())
+
+    def problems(self) -> Iterator[ArgProblem]:
         if self.az_count < MIN_PROD_NODES:
-            raise ValueError(f"CacheTierArgs.az_count = {self.az_count}: one node per AZ needs at least "
-                             f"{MIN_PROD_NODES} AZs (a primary and two replicas in other AZs)")
-        for site in (self.primary, self.dr):
-            if len(site.azs) < self.az_count:
-                raise ValueError(f"CacheTierArgs: site {site.region} has {len(site.azs)} AZs, fewer than "
-                                 f"{self.az_count} nodes")
+            yield ArgProblem("az_count", self.az_count, f"at least {MIN_PROD_NODES}: one node per AZ, a primary and "
+                             "two replicas in other AZs")
+        yield from site_problems(self.primary, self.dr, self.topology, min_azs=max(self.az_count, MIN_PROD_NODES))
+        yield from name_prefix_problems(self.name_prefix)
+        for region in self.notification_topic_arns:
+            if region not in self.topology.regions:
+                yield ArgProblem(f"notification_topic_arns.{region}", region,
+                                 f"a key of the topology's regions ({', '.join(self.topology.regions)})")
 
 
 @dataclass

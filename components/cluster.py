@@ -21,12 +21,14 @@ with a KMS key of their own.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.arguments import ArgProblem, require_valid
 from hastack.config import NodeGroupSize, NodesConfig
 from hastack.topology import Role, Topology
 
@@ -44,6 +46,8 @@ CLUSTER_POLICIES = ("AmazonEKSClusterPolicy", "AmazonEKSVPCResourceController")
 #: still fetch it (hop limit 1 would break SDKs in pods that fall back to the node role).
 IMDS_HOP_LIMIT = 2
 CONTROL_PLANE_LOG_RETENTION_DAYS = 90
+#: Root volume floor: the AL2023 EKS AMI plus images of model-serving containers.
+MIN_DISK_SIZE_GB = 20
 
 
 def node_group_size(nodes: NodesConfig, topology: Topology, role: Role) -> NodeGroupSize:
@@ -77,6 +81,25 @@ class ClusterArgs:
     #: Source ranges allowed on the API's public endpoint (hastack:kubernetesApiAccessCidrs); never empty.
     public_access_cidrs: list[str]
 
+    def __post_init__(self) -> None:
+        require_valid("ClusterArgs", self.problems())
+
+    def problems(self) -> Iterator[ArgProblem]:
+        if not self.public_access_cidrs:
+            yield ArgProblem("public_access_cidrs", self.public_access_cidrs,
+                             "a non-empty allow-list (hastack:kubernetesApiAccessCidrs): the public endpoint is "
+                             "never open to everyone")
+        for i, cidr in enumerate(self.public_access_cidrs):
+            if cidr in ("0.0.0.0/0", "::/0"):
+                yield ArgProblem(f"public_access_cidrs[{i}]", cidr, "a range narrower than the whole internet")
+        if len(self.azs) != len(self.private_subnet_ids):
+            yield ArgProblem("private_subnet_ids", list(self.private_subnet_ids),
+                             f"one private subnet per AZ: {len(self.azs)} for {self.azs} (a node group per AZ)")
+        if not self.instance_types:
+            yield ArgProblem("instance_types", self.instance_types, "at least one EC2 instance type")
+        if self.disk_size_gb < MIN_DISK_SIZE_GB:
+            yield ArgProblem("disk_size_gb", self.disk_size_gb, f"at least {MIN_DISK_SIZE_GB} (GiB)")
+
 
 @dataclass(frozen=True)
 class NodeGroupInfo:
@@ -101,12 +124,6 @@ class Cluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hastack:cluster:Cluster", name, None, opts)
-        if not args.public_access_cidrs or "0.0.0.0/0" in args.public_access_cidrs:
-            raise ValueError(f"{name}: public_access_cidrs = {args.public_access_cidrs!r}; the public API endpoint "
-                             "needs a non-empty allow-list without 0.0.0.0/0 (hastack:kubernetesApiAccessCidrs)")
-        if len(args.azs) != len(args.private_subnet_ids):
-            raise ValueError(f"{name}: {len(args.azs)} AZs but {len(args.private_subnet_ids)} private subnets; "
-                             "node groups need exactly one private subnet per AZ")
         child = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOptions(parent=self)
         self._partition = aws.get_partition(opts=invoke).partition

@@ -20,12 +20,14 @@ that secret through its IAM role.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from components.placement import Site, bounded_name
+from components.arguments import ArgProblem, require_valid
+from components.placement import Site, bounded_name, name_prefix_problems, site_problems
 from hastack.config import DatabaseConfig
 from hastack.topology import Topology
 
@@ -54,12 +56,13 @@ class DatabaseTierArgs:
     name_prefix: str
 
     def __post_init__(self) -> None:
-        if self.primary.role != "primary" or self.dr.role != "dr":
-            raise ValueError("DatabaseTierArgs: primary must be the site built as 'primary', dr the one built as 'dr'")
-        if self.primary.region == self.dr.region:
-            raise ValueError(f"DatabaseTierArgs: the replica must live in another region than {self.primary.region}")
-        if self.database.backup_retention_days < 7:
-            raise ValueError(f"database.backupRetentionDays = {self.database.backup_retention_days}: at least 7")
+        require_valid("DatabaseTierArgs", self.problems())
+
+    def problems(self) -> Iterator[ArgProblem]:
+        """Bounds on the engine, classes and retention are the config's (`DatabaseConfig`); these are the tier's."""
+        # A subnet group spans at least two AZs: Multi-AZ needs a standby AZ.
+        yield from site_problems(self.primary, self.dr, self.topology, min_azs=2)
+        yield from name_prefix_problems(self.name_prefix)
 
 
 def parameter_group_family(engine_version: str) -> str:

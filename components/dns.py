@@ -30,14 +30,15 @@ activeRegion to the primary again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
-from hastack.topology import Topology
+from components.arguments import ArgProblem, require_valid
+from hastack.topology import ROLES, Topology
 
 if TYPE_CHECKING:
     from components.region import Region
@@ -77,12 +78,20 @@ class FailoverDnsArgs:
     checker_regions: Sequence[str] = CHECKER_REGIONS
 
     def __post_init__(self) -> None:
-        if len(self.checker_regions) < 3:
-            raise ValueError(f"FailoverDnsArgs.checker_regions = {list(self.checker_regions)}: Route 53 needs "
-                             "at least 3 checker regions")
+        require_valid("FailoverDnsArgs", self.problems())
+
+    def problems(self) -> Iterator[ArgProblem]:
+        if len(set(self.checker_regions)) < 3:
+            yield ArgProblem("checker_regions", list(self.checker_regions),
+                             "at least 3 distinct regions (Route 53 needs 3 checker regions)")
         if not (self.record_name == self.zone_name or self.record_name.endswith("." + self.zone_name)):
-            raise ValueError(f"FailoverDnsArgs.record_name = {self.record_name!r} is not inside zone "
-                             f"{self.zone_name!r}")
+            yield ArgProblem("record_name", self.record_name, f"a name inside zone {self.zone_name!r}")
+        for role, target in zip(ROLES, (self.primary, self.dr), strict=True):
+            if target.region != self.topology.region_of(role):
+                yield ArgProblem(f"{role}.region", target.region,
+                                 f"the topology's {role} region ({self.topology.region_of(role)})")
+            if not target.health_path.startswith("/"):
+                yield ArgProblem(f"{role}.health_path", target.health_path, "an absolute HTTP path")
 
 
 class FailoverDns(pulumi.ComponentResource):

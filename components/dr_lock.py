@@ -8,12 +8,18 @@ on-demand billing costs nothing while idle, and point-in-time recovery keeps the
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from components.arguments import ArgProblem, require_valid
+
 HASH_KEY = "lockId"
+#: DynamoDB table names: 3-255 letters, digits, '_', '-' and '.'.
+TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 
 
 @dataclass
@@ -25,6 +31,14 @@ class DrLockArgs:
     #: The DR region (where the table lives) and its provider.
     region: str
     provider: aws.Provider
+
+    def __post_init__(self) -> None:
+        require_valid("DrLockArgs", self.problems())
+
+    def problems(self) -> Iterator[ArgProblem]:
+        if not TABLE_NAME.match(self.table_name):
+            yield ArgProblem("table_name", self.table_name,
+                             "a DynamoDB table name: 3-255 letters, digits, '_', '-' and '.'")
 
 
 class DrLock(pulumi.ComponentResource):

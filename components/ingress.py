@@ -22,13 +22,16 @@ record's host name, with the prefix stripped before it reaches the pod.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from components.placement import bounded_name
+from components.arguments import ArgProblem, require_valid
+from components.placement import bounded_name, name_prefix_problems
+from components.workload import NODE_PORT_BASE, NODE_PORT_MAX
+from hastack.topology import ROLES, Role
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 #: Target health check: a node leaves after 3 failures 10 s apart (~30 s), returns after 2 successes.
@@ -60,7 +63,7 @@ class IngressArgs:
     """Inputs of `Ingress`."""
 
     #: "primary" or "dr" (the role the region was built for; part of the ALB's name).
-    role: str
+    role: Role
     vpc_id: pulumi.Input[str]
     public_subnet_ids: Sequence[pulumi.Input[str]]
     certificate_arn: str
@@ -77,16 +80,34 @@ class IngressArgs:
     access_logs_bucket: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.services:
-            raise ValueError("IngressArgs.services is empty: the load balancer needs at least one service")
+        require_valid("IngressArgs", self.problems())
+
+    def problems(self) -> Iterator[ArgProblem]:
+        if self.role not in ROLES:
+            yield ArgProblem("role", self.role, f"one of {', '.join(ROLES)}")
         if len(self.public_subnet_ids) < 2:
-            raise ValueError(f"IngressArgs.public_subnet_ids has {len(self.public_subnet_ids)} subnets: an ALB "
-                             "needs subnets in at least two AZs (give it one per AZ)")
-        ports = [s.node_port for s in self.services]
-        if len(set(ports)) != len(ports):
-            raise ValueError(f"IngressArgs.services: node ports {ports} are not unique")
-        if not all(30000 <= p <= 32767 for p in ports):
-            raise ValueError(f"IngressArgs.services: node ports {ports} must lie in 30000-32767")
+            yield ArgProblem("public_subnet_ids", list(self.public_subnet_ids),
+                             "subnets in at least two AZs (an ALB needs two; give it one per AZ)")
+        if not self.services:
+            yield ArgProblem("services", list(self.services), "at least one service (the default action)")
+        if not self.autoscaling_group_names:
+            yield ArgProblem("autoscaling_group_names", list(self.autoscaling_group_names),
+                             "the node groups' Auto Scaling groups (the targets attach to them)")
+        yield from name_prefix_problems(self.name_prefix)
+        names: set[str] = set()
+        ports: set[int] = set()
+        for i, svc in enumerate(self.services):
+            if svc.name in names:
+                yield ArgProblem(f"services[{i}].name", svc.name, "a name no other service has (one target group each)")
+            if svc.node_port in ports:
+                yield ArgProblem(f"services[{i}].node_port", svc.node_port, "a node port no other service has")
+            if not NODE_PORT_BASE <= svc.node_port <= NODE_PORT_MAX:
+                yield ArgProblem(f"services[{i}].node_port", svc.node_port,
+                                 f"a Kubernetes node port, {NODE_PORT_BASE}-{NODE_PORT_MAX}")
+            if not svc.health_path.startswith("/"):
+                yield ArgProblem(f"services[{i}].health_path", svc.health_path, "an absolute HTTP path")
+            names.add(svc.name)
+            ports.add(svc.node_port)
 
 
 def listener_priority(index: int) -> int:

@@ -11,10 +11,13 @@ no VPC endpoint serves) still pull through NAT — the README's "Container image
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+
+from components.arguments import ArgProblem, require_valid
 
 
 @dataclass
@@ -28,19 +31,27 @@ class NetworkArgs:
     #: Name of the EKS cluster that will use the subnets (for load-balancer subnet discovery tags).
     cluster_name: str
 
+    def __post_init__(self) -> None:
+        require_valid("NetworkArgs", self.problems())
 
-@dataclass(frozen=True)
-class AzSubnets:
-    az: str
-    public_subnet_id: pulumi.Output[str]
-    private_subnet_id: pulumi.Output[str]
-    nat_gateway_id: pulumi.Output[str]
+    def problems(self) -> Iterator[ArgProblem]:
+        try:
+            prefix = ipaddress.IPv4Network(self.cidr_block, strict=True).prefixlen
+        except ValueError:
+            prefix = None
+        if prefix is None or not MIN_VPC_PREFIX <= prefix <= MAX_VPC_PREFIX:
+            yield ArgProblem("cidr_block", self.cidr_block, f"an IPv4 network between /{MIN_VPC_PREFIX} and "
+                             f"/{MAX_VPC_PREFIX} (the smallest leaves a /25 public subnet per AZ)")
+        if not 1 <= self.az_count <= MAX_AZS:
+            yield ArgProblem("az_count", self.az_count, f"1 to {MAX_AZS} AZs (what the 8-part split holds)")
 
 
 #: With up to this many AZs the public subnets are the halves of the VPC's eighths 4 and 5 (the layout
 #: deployed 3-AZ stacks have); with more, private subnets take those eighths too.
 HALF_EIGHTH_PUBLIC_MAX_AZS = 4
 MAX_AZS = 6
+#: VPC sizes the split is made for (the largest VPC AWS allows is a /16).
+MIN_VPC_PREFIX, MAX_VPC_PREFIX = 16, 20
 
 
 def subnet_cidrs(vpc_cidr: str, az_count: int) -> tuple[list[str], list[str]]:

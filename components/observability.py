@@ -37,13 +37,14 @@ bucket), so the 1 h / 6 h windows are the alarm's period, not a sliding sum of 1
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
 
+from components.arguments import ArgProblem, require_valid
 from hastack.config import SloConfig, StackConfig, Subscription
 from hastack.topology import Topology
 
@@ -222,6 +223,24 @@ class ObservabilityArgs:
     db_replica_identifier: pulumi.Input[str] | None = None
     cache: CacheWatch | None = None
     tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        require_valid("ObservabilityArgs", self.problems())
+
+    def problems(self) -> Iterator[ArgProblem]:
+        """Alarm names derive from service names, AZs and check labels: each must be unique, each floor >= 0."""
+        for key, labels in (("services", [s.name for s in self.services]),
+                            ("node_groups", [n.az for n in self.node_groups]),
+                            ("health_checks", [c.label for c in self.health_checks])):
+            for i, label in enumerate(labels):
+                if label in labels[:i]:
+                    yield ArgProblem(f"{key}[{i}]", label, "one entry each (it names an alarm)")
+        for i, svc in enumerate(self.services):
+            if svc.min_healthy_hosts < 0:
+                yield ArgProblem(f"services[{i}].min_healthy_hosts", svc.min_healthy_hosts, "0 (no alarm) or more")
+        for i, ng in enumerate(self.node_groups):
+            if ng.min_size < 0:
+                yield ArgProblem(f"node_groups[{i}].min_size", ng.min_size, "0 (no alarm) or more")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,17 +7,19 @@ replica instead of a primary) until `hastack dr scale-up` promotes it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from components.arguments import ArgProblem, require_valid
 from components.cluster import Cluster, ClusterArgs, node_group_size
 from components.ingress import Ingress, IngressArgs, IngressService
 from components.network import Network, NetworkArgs
 from components.workload import Workload, WorkloadArgs
 from hastack.config import StackConfig
-from hastack.topology import Role, Topology
+from hastack.topology import ROLES, Role, Topology
 
 
 @dataclass
@@ -29,6 +31,13 @@ class RegionArgs:
     topology: Topology
     #: "primary" or "dr": the role the region is built for; its region is `topology.region_of(role)`.
     role: Role
+
+    def __post_init__(self) -> None:
+        require_valid("RegionArgs", self.problems())
+
+    def problems(self) -> Iterator[ArgProblem]:
+        if self.role not in ROLES:
+            yield ArgProblem("role", self.role, f"one of {', '.join(ROLES)}")
 
 
 class Region(pulumi.ComponentResource):

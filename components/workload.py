@@ -31,11 +31,13 @@ False), or every `pulumi up` would time out on pods that cannot be scheduled yet
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.arguments import ArgProblem, require_valid
 from hastack.config import ServiceConfig
 
 #: First node port handed out; service i gets NODE_PORT_BASE + i (inside 30000-32767).
@@ -49,6 +51,8 @@ DRAIN_SECONDS = 30
 HPA_CPU_TARGET_PERCENT = 60
 #: UID the containers run as (non-root, no login shell needed).
 RUN_AS_USER = 10001
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 ZONE_KEY = "topology.kubernetes.io/zone"
 HOST_KEY = "kubernetes.io/hostname"
@@ -106,6 +110,24 @@ class WorkloadArgs:
     region: str
     #: Wait for Deployments to become ready on `pulumi up` (False while the region has no nodes).
     await_rollout: bool
+
+    def __post_init__(self) -> None:
+        require_valid("WorkloadArgs", self.problems())
+
+    def problems(self) -> Iterator[ArgProblem]:
+        if not _DNS_LABEL.match(self.namespace):
+            yield ArgProblem("namespace", self.namespace, "a DNS label (lowercase letters, digits and '-')")
+        if not re.match(r"^\d+\.\d+$", self.kubernetes_version):
+            yield ArgProblem("kubernetes_version", self.kubernetes_version, "a major.minor version such as '1.31'")
+        if not self.services:
+            yield ArgProblem("services", list(self.services), "at least one service")
+        if len(self.services) > NODE_PORT_MAX - NODE_PORT_BASE + 1:
+            yield ArgProblem("services", f"{len(self.services)} services",
+                             f"at most {NODE_PORT_MAX - NODE_PORT_BASE + 1} (one node port each)")
+        for i, svc in enumerate(self.services):
+            if svc.replicas < 2:
+                yield ArgProblem(f"services[{i}].replicas", svc.replicas, "at least 2 (the disruption budget keeps "
+                                 "all but one)")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from hastack.config import CacheConfig
 from hastack.plan import mock_values
 from hastack.plan.render import SECRET, Plan, write_plan
 from hastack.topology import Topology
+from tests.arg_helpers import invalid_arguments
 from tests.tier_helpers import (
     SECURITY_GROUP,
     ingress_rules,
@@ -168,14 +169,22 @@ def test_failed_over_changes_no_cache_resource_and_no_output(failed_over_plan: P
         assert one(failed_over_plan, typ, name)["inputs"] == one(prod_plan, typ, name)["inputs"], name
 
 
-def test_args_need_one_node_in_each_of_three_azs() -> None:
+def test_args_need_one_node_in_each_of_three_azs_and_report_every_problem() -> None:
     site = Site(role="primary", region="us-east-1", provider=None, vpc_id="v", azs=["a", "b"],  # type: ignore[arg-type]
-                private_subnet_ids=["s1", "s2"], public_subnet_ids=[], client_security_group_id="sg")
+                private_subnet_ids=["s1", "s2"], client_security_group_id="sg")
     dr = Site(role="dr", region="us-west-2", provider=None, vpc_id="v", azs=["a", "b"],  # type: ignore[arg-type]
-              private_subnet_ids=["s1", "s2"], public_subnet_ids=[], client_security_group_id="sg")
-    with pytest.raises(ValueError, match="az_count = 2: one node per AZ needs at least 3 AZs"):
-        cache = CacheConfig(engine="valkey", engine_version="8.0", node_type="cache.r7g.large")
-        CacheTierArgs(cache, site, dr, 2, Topology("us-east-1", "us-west-2", "us-east-1"), "hastack-test")
+              private_subnet_ids=["s1", "s2"], client_security_group_id="sg")
+    cache = CacheConfig(engine="valkey", engine_version="8.0", node_type="cache.r7g.large")
+    topology = Topology("us-east-1", "us-west-2", "us-east-1")
+    problems = invalid_arguments(lambda: CacheTierArgs(cache, site, dr, 2, topology, "hastack-test",
+                                                       notification_topic_arns={"eu-west-1": "arn"}))
+    assert problems == [
+        ("az_count", "2 is invalid: at least 3: one node per AZ, a primary and two replicas in other AZs"),
+        ("primary.azs", "['a', 'b'] is invalid: at least 3 AZs"),
+        ("dr.azs", "['a', 'b'] is invalid: at least 3 AZs"),
+        ("notification_topic_arns.eu-west-1", "'eu-west-1' is invalid: a key of the topology's regions "
+                                              "(us-east-1, us-west-2)"),
+    ]
 
 
 @pytest.mark.parametrize("role", ["primary", "dr"])

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from plan_helpers import by_arn, by_id, in_role, is_private_subnet, subnet_az
 
-from components.cluster import CONTROL_PLANE_LOG_TYPES, node_group_size
+from components.cluster import CONTROL_PLANE_LOG_TYPES, ClusterArgs, node_group_size
 from hastack.config import NodeGroupSize, parse_config
 from hastack.plan.render import Plan, read_stack_config
+from tests.arg_helpers import invalid_arguments
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 PRIMARY_SIZE = {"minSize": 1, "desiredSize": 2, "maxSize": 6}
@@ -156,3 +158,28 @@ def test_cluster_and_node_group_outputs_follow_the_contract(prod_plan: Plan) -> 
     for g in dr_groups:
         prod_size = (g["prodMinSize"], g["prodDesiredSize"], g["prodMaxSize"])
         assert g["clusterName"] == "hastack-prod-dr" and prod_size == (1, 2, 6)
+
+
+def _cluster_args(**overrides: Any) -> ClusterArgs:
+    size = NodeGroupSize(min_size=1, desired_size=2, max_size=6)
+    base: dict[str, Any] = dict(
+        cluster_name="hastack-test-primary", region="us-east-1", kubernetes_version="1.31", vpc_id="vpc-1",
+        azs=["us-east-1a", "us-east-1b", "us-east-1c"], private_subnet_ids=["s1", "s2", "s3"],
+        instance_types=["m6i.large"], disk_size_gb=50, node_size=size, tags={},
+        public_access_cidrs=["203.0.113.0/24"])
+    return ClusterArgs(**{**base, **overrides})
+
+
+def test_cluster_args_report_every_bad_argument_at_once() -> None:
+    _cluster_args()
+    problems = invalid_arguments(lambda: _cluster_args(public_access_cidrs=["203.0.113.0/24", "0.0.0.0/0"],
+                                                       private_subnet_ids=["s1"], instance_types=[], disk_size_gb=8))
+    assert problems == [
+        ("public_access_cidrs[1]", "'0.0.0.0/0' is invalid: a range narrower than the whole internet"),
+        ("private_subnet_ids", "['s1'] is invalid: one private subnet per AZ: 3 for ['us-east-1a', 'us-east-1b', "
+                               "'us-east-1c'] (a node group per AZ)"),
+        ("instance_types", "[] is invalid: at least one EC2 instance type"),
+        ("disk_size_gb", "8 is invalid: at least 20 (GiB)"),
+    ]
+    [(path, reason)] = invalid_arguments(lambda: _cluster_args(public_access_cidrs=[]))
+    assert path == "public_access_cidrs" and "never open to everyone" in reason

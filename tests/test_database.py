@@ -12,6 +12,7 @@ from components.placement import Site, bounded_name
 from hastack.config import DatabaseConfig
 from hastack.plan.render import Plan
 from hastack.topology import Topology
+from tests.arg_helpers import invalid_arguments
 from tests.tier_helpers import (
     SECURITY_GROUP,
     arn_region,
@@ -234,22 +235,32 @@ def test_failed_over_outputs_keep_naming_members_by_their_built_region(failed_ov
 SERVING_EAST = Topology("us-east-1", "us-west-2", "us-east-1")
 
 
-def _site(role: str, region: str) -> Site:
-    return Site(role=role, region=region, provider=None, vpc_id="vpc-1", azs=["a", "b", "c"],  # type: ignore[arg-type]
-                private_subnet_ids=["s1", "s2", "s3"], public_subnet_ids=["p1", "p2", "p3"],
-                client_security_group_id="sg-1")
+def _site(role: str, region: str, azs: tuple[str, ...] = ("a", "b", "c")) -> Site:
+    return Site(role=role, region=region, provider=None, vpc_id="vpc-1", azs=list(azs),  # type: ignore[arg-type]
+                private_subnet_ids=[f"s-{az}" for az in azs], client_security_group_id="sg-1")
 
 
-def test_args_refuse_a_replica_in_the_primary_region() -> None:
+def test_args_report_every_bad_argument_at_once() -> None:
     db = DatabaseConfig(engine_version="16.4", instance_class="db.r6g.large")
-    with pytest.raises(ValueError, match="another region than us-east-1"):
-        DatabaseTierArgs(db, _site("primary", "us-east-1"), _site("dr", "us-east-1"), SERVING_EAST, "hastack-test")
+    DatabaseTierArgs(db, _site("primary", "us-east-1"), _site("dr", "us-west-2"), SERVING_EAST, "hastack-test")
+    problems = invalid_arguments(lambda: DatabaseTierArgs(
+        db, _site("dr", "us-east-1"), _site("dr", "us-east-1", azs=("a",)), SERVING_EAST, "1-hastack"))
+    assert problems == [
+        ("primary.role", "'dr' is invalid: 'primary': the site of the region built as primary"),
+        ("dr.region", "'us-east-1' is invalid: the topology's dr region (us-west-2)"),
+        ("dr.azs", "['a'] is invalid: at least 2 AZs"),
+        ("name_prefix", "'1-hastack' is invalid: letters, digits and '-', starting with a letter (e.g. "
+                        "'hastack-prod': RDS and ElastiCache names allow nothing else; rename the stack)"),
+    ]
 
 
 def test_site_needs_one_private_subnet_per_az() -> None:
-    with pytest.raises(ValueError, match="2 private subnets for 3 AZs"):
-        Site(role="dr", region="us-west-2", provider=None, vpc_id="v", azs=["a", "b", "c"],  # type: ignore[arg-type]
-             private_subnet_ids=["s1", "s2"], public_subnet_ids=[], client_security_group_id="sg")
+    problems = invalid_arguments(lambda: Site(
+        role="standby", region="us-west-2", provider=None, vpc_id="v", azs=["a", "b", "c"],  # type: ignore[arg-type]
+        private_subnet_ids=["s1", "s2"], client_security_group_id="sg"))
+    assert problems == [("role", "'standby' is invalid: one of primary, dr"),
+                        ("private_subnet_ids", "['s1', 's2'] is invalid: one private subnet per AZ: 3 for "
+                                               "['a', 'b', 'c']")]
 
 
 def test_bounded_name_is_stable_unique_and_short() -> None:

@@ -10,6 +10,7 @@ from components.dns import DnsTarget, FailoverDnsArgs
 from hastack.plan import mock_values
 from hastack.plan.render import Plan
 from hastack.topology import Topology
+from tests.arg_helpers import invalid_arguments
 from tests.tier_helpers import one
 
 CHECK = "aws:route53/healthCheck:HealthCheck"
@@ -135,10 +136,15 @@ def _target(region: str) -> DnsTarget:
     return DnsTarget(region=region, alb_dns_name="x", alb_zone_id="Z", health_path="/ready")
 
 
-def test_args_reject_too_few_checker_regions_and_a_record_outside_the_zone() -> None:
-    with pytest.raises(ValueError, match="at least 3 checker regions"):
-        FailoverDnsArgs("example.com", "api.example.com", _target("us-east-1"), _target("us-west-2"),
-                        None, SERVING_EAST, checker_regions=("us-east-1", "eu-west-1"))  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="'api.example.org' is not inside zone 'example.com'"):
-        FailoverDnsArgs("example.com", "api.example.org", _target("us-east-1"), _target("us-west-2"),
-                        None, SERVING_EAST)  # type: ignore[arg-type]
+def test_args_report_every_bad_argument_at_once() -> None:
+    FailoverDnsArgs("example.com", "api.example.com", _target("us-east-1"), _target("us-west-2"),
+                    None, SERVING_EAST)  # type: ignore[arg-type]
+    problems = invalid_arguments(lambda: FailoverDnsArgs(
+        "example.com", "api.example.org", _target("us-west-2"), _target("us-west-2"),
+        None, SERVING_EAST, checker_regions=("us-east-1", "eu-west-1", "us-east-1")))  # type: ignore[arg-type]
+    assert problems == [
+        ("checker_regions", "['us-east-1', 'eu-west-1', 'us-east-1'] is invalid: at least 3 distinct regions "
+                            "(Route 53 needs 3 checker regions)"),
+        ("record_name", "'api.example.org' is invalid: a name inside zone 'example.com'"),
+        ("primary.region", "'us-west-2' is invalid: the topology's primary region (us-east-1)"),
+    ]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.dr_lock import DrLockArgs
 from hastack.plan.render import Plan
+from tests.arg_helpers import invalid_arguments
 from tests.tier_helpers import one
 
 TABLE = "aws:dynamodb/table:Table"
@@ -33,3 +35,10 @@ def test_lock_table_output(prod_plan: Plan, staging_plan: Plan) -> None:
         assert plan.outputs["lockTable"]["name"] == f"hastack-{stack}-dr-lock"
         assert table["outputs"]["arn"] == (f"arn:aws:dynamodb:{table['region']}:123456789012:table/"
                                            f"hastack-{stack}-dr-lock")
+
+
+def test_lock_args_refuse_a_table_name_dynamodb_would_refuse() -> None:
+    DrLockArgs(table_name="hastack-prod-dr-lock", region="us-west-2", provider=None)  # type: ignore[arg-type]
+    assert invalid_arguments(lambda: DrLockArgs(table_name="dr lock", region="us-west-2",
+                                                provider=None)) == [  # type: ignore[arg-type]
+        ("table_name", "'dr lock' is invalid: a DynamoDB table name: 3-255 letters, digits, '_', '-' and '.'")]

@@ -12,6 +12,7 @@ from components.ingress import TLS_POLICY, IngressArgs, IngressService
 from hastack.config import ConfigError, parse_config
 from hastack.local import aws_resources
 from hastack.plan.render import Plan
+from tests.arg_helpers import invalid_arguments
 from tests.tier_helpers import egress_rules, ingress_rules, node_security_group_id, one, public_subnets
 
 ALB = "aws:lb/loadBalancer:LoadBalancer"
@@ -173,14 +174,19 @@ def _args(**overrides: Any) -> IngressArgs:
     return IngressArgs(**base)
 
 
-def test_args_reject_duplicate_or_out_of_range_node_ports_and_single_subnet() -> None:
+def test_args_report_duplicate_or_out_of_range_node_ports_and_a_single_subnet_at_once() -> None:
     _args()
-    with pytest.raises(ValueError, match=r"node ports \[30000, 30000\] are not unique"):
-        _args(services=[IngressService("a", 30000, "/r"), IngressService("b", 30000, "/r")])
-    with pytest.raises(ValueError, match="must lie in 30000-32767"):
-        _args(services=[IngressService("a", 8080, "/r")])
-    with pytest.raises(ValueError, match="at least two AZs"):
-        _args(public_subnet_ids=["p1"])
+    problems = invalid_arguments(lambda: _args(
+        public_subnet_ids=["p1"], autoscaling_group_names=[],
+        services=[IngressService("a", 30000, "/r"), IngressService("a", 30000, "r"), IngressService("c", 8080, "/r")]))
+    assert problems == [
+        ("public_subnet_ids", "['p1'] is invalid: subnets in at least two AZs (an ALB needs two; give it one per AZ)"),
+        ("autoscaling_group_names", "[] is invalid: the node groups' Auto Scaling groups (the targets attach to them)"),
+        ("services[1].name", "'a' is invalid: a name no other service has (one target group each)"),
+        ("services[1].node_port", "30000 is invalid: a node port no other service has"),
+        ("services[1].health_path", "'r' is invalid: an absolute HTTP path"),
+        ("services[2].node_port", "8080 is invalid: a Kubernetes node port, 30000-32767"),
+    ]
 
 
 def test_access_logs_are_off_unless_a_bucket_is_configured(prod_plan: Plan, prod_config: dict[str, Any],

@@ -7,8 +7,9 @@ import ipaddress
 import pytest
 from plan_helpers import by_id, descendants, in_role, is_private_subnet, region_component, subnet_az
 
-from components.network import subnet_cidrs
+from components.network import NetworkArgs, subnet_cidrs
 from hastack.plan.render import Plan
+from tests.arg_helpers import invalid_arguments
 
 
 def test_primary_has_public_and_private_subnets_in_3_distinct_azs(prod_plan: Plan) -> None:
@@ -111,3 +112,13 @@ def test_six_azs_take_public_subnets_from_the_last_quarter() -> None:
 def test_subnet_cidrs_refuse_az_counts_the_split_cannot_hold(az_count: int) -> None:
     with pytest.raises(ValueError, match=f"az_count = {az_count} is invalid: 1 to 6 AZs"):
         subnet_cidrs("10.10.0.0/16", az_count)
+
+
+def test_network_args_report_every_bad_argument_at_once() -> None:
+    NetworkArgs(cidr_block="10.10.0.0/16", az_count=3, tags={}, cluster_name="c")
+    problems = invalid_arguments(lambda: NetworkArgs(cidr_block="10.10.0.0/24", az_count=7, tags={}, cluster_name="c"))
+    assert problems == [
+        ("cidr_block", "'10.10.0.0/24' is invalid: an IPv4 network between /16 and /20 (the smallest leaves a /25 "
+                       "public subnet per AZ)"),
+        ("az_count", "7 is invalid: 1 to 6 AZs (what the 8-part split holds)"),
+    ]

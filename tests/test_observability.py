@@ -18,6 +18,9 @@ import pytest
 
 from components.observability import (
     ROUTE53_METRICS_REGION,
+    NodeGroupWatch,
+    ObservabilityArgs,
+    ServiceWatch,
     alarm_name,
     burn_windows,
     error_budget,
@@ -26,6 +29,7 @@ from components.observability import (
 from hastack.config import SloConfig
 from hastack.paths import REPO_ROOT
 from hastack.plan.render import Plan
+from tests.arg_helpers import invalid_arguments
 
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
@@ -278,3 +282,16 @@ def test_paging_topic_keeps_its_former_urn_as_an_alias(monkeypatch: pytest.Monke
         "::primary-obs"]
     assert seen["dr-obs-paging"][0].endswith("$hastack:observability:Observability::dr-obs")
     assert seen["primary-obs-route53-paging"] == [], "the us-east-1 Route 53 topic did not move"
+
+
+def test_observability_args_need_unique_alarm_names_and_non_negative_floors() -> None:
+    slo = SloConfig(availability=99.9, latency_threshold_ms=300, rto_minutes=30, rpo_seconds=60)
+    services = [ServiceWatch("predictor", 3, "tg/1"), ServiceWatch("predictor", -1, "tg/2")]
+    node_groups = [NodeGroupWatch("c", "us-east-1a", 1, "asg-a"), NodeGroupWatch("c", "us-east-1a", 1, "asg-b")]
+    problems = invalid_arguments(lambda: ObservabilityArgs(
+        region="us-east-1", slo=slo, paging=None, services=services, node_groups=node_groups))  # type: ignore[arg-type]
+    assert problems == [
+        ("services[1]", "'predictor' is invalid: one entry each (it names an alarm)"),
+        ("node_groups[1]", "'us-east-1a' is invalid: one entry each (it names an alarm)"),
+        ("services[1].min_healthy_hosts", "-1 is invalid: 0 (no alarm) or more"),
+    ]

@@ -10,12 +10,15 @@ import pytest
 from components.workload import (
     HOST_KEY,
     ZONE_KEY,
+    WorkloadArgs,
     min_available,
     node_port,
     regional_image,
     supports_sleep_action,
 )
+from hastack.config import parse_config
 from hastack.plan.render import Plan, read_stack_config
+from tests.arg_helpers import invalid_arguments
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
@@ -210,3 +213,18 @@ def test_dr_pods_pull_a_private_ecr_image_from_the_dr_registry(render_config: An
               if d["inputs"]["metadata"]["name"] == "predictor"}
     assert images == {"us-east-1": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/hastack/predictor@{digest}",
                       "us-west-2": f"123456789012.dkr.ecr.us-west-2.amazonaws.com/hastack/predictor@{digest}"}
+
+
+def test_workload_args_report_every_bad_argument_at_once() -> None:
+    raw = {k.split(":", 1)[1]: v for k, v in read_stack_config("prod").items() if k.startswith("hastack:")}
+    services = parse_config(raw).services
+    WorkloadArgs(namespace="hastack", services=services, kubernetes_version="1.31", region="us-east-1",
+                 await_rollout=True)
+    one_replica = services[0].model_copy(update={"replicas": 1})  # past the config's own check
+    problems = invalid_arguments(lambda: WorkloadArgs(namespace="HA_stack", services=(one_replica,),
+                                                      kubernetes_version="v1", region="us-east-1", await_rollout=True))
+    assert problems == [
+        ("namespace", "'HA_stack' is invalid: a DNS label (lowercase letters, digits and '-')"),
+        ("kubernetes_version", "'v1' is invalid: a major.minor version such as '1.31'"),
+        ("services[0].replicas", "1 is invalid: at least 2 (the disruption budget keeps all but one)"),
+    ]
