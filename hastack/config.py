@@ -15,9 +15,13 @@ on the value's type, or else derived from the type and its bounds ("an integer >
 validator that checks more than one value raises `_invalid(<what is allowed>)`. The same texts
 document the keys (`reference`).
 
-Adding a key is one line in its model: `name: <type> = Field(<default>, <bounds>, description=...)`.
-Its camelCase alias, its validation, its error lines and its row in the README's key table follow
-(tests/test_config_docs.py keeps Pulumi.yaml and the README equal to the model).
+Adding a key is one line in its model: `name: <type> = Field(<default>, <bounds>, description=...)`,
+for instance `traffic_control: Literal["switch", "arc"] = Field("switch", description=...)` in
+`DrConfig`. Its camelCase alias (`hastack:dr.trafficControl`), its validation and its error lines
+follow; `python -m tests.config_docs --write` then regenerates its Pulumi.yaml entry and README row
+(tests/test_config_docs.py fails until it is run). A rule on the value's type goes on the type
+(AWS-aware region checks: an `AfterValidator` on `Region`); a rule across keys is a field
+validator reading earlier keys from `info.data` (fields validate in declaration order).
 """
 
 from __future__ import annotations
