@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 HASTACK := $(PY) -m hastack
 STAMP := $(VENV)/.installed
 
-.PHONY: demo plan policy test lint bench clean venv
+.PHONY: demo plan policy policy-config test lint bench clean venv
 
 # Re-install only when requirements.txt changed since the last install.
 $(STAMP): requirements.txt
@@ -27,10 +27,16 @@ plan: $(STAMP)
 	$(HASTACK) plan --stack $(STACK)
 	$(HASTACK) policy check build/plan-$(STACK).json
 
-## policy: render the plan, then run the policy pack on it (offline, over the engine's gRPC protocol)
+## policy: render the plan, then run the policy pack on it (offline, over the engine's gRPC protocol) with
+## the policy config derived from Pulumi.$(STACK).yaml on every run
 policy: $(STAMP)
 	$(HASTACK) plan --stack $(STACK) --quiet
 	$(HASTACK) policy check build/plan-$(STACK).json
+
+## policy-config: the pack's config for the Pulumi CLI, derived from Pulumi.$(STACK).yaml ->
+## build/policy-config-$(STACK).json (pass it as `pulumi preview --policy-pack policies --policy-pack-config`)
+policy-config: $(STAMP)
+	$(HASTACK) policy config --stack $(STACK) --output build/policy-config-$(STACK).json
 
 ## test: the whole test suite (what CI runs)
 test: $(STAMP)

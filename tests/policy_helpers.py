@@ -9,12 +9,13 @@ still going through Handshake/Configure/Analyze/AnalyzeStack on the real process
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hastack.policy.config import config_path, load_policy_config
-from hastack.policy.runner import PolicyPackProcess, PolicyReport
+from hastack.policy.config import derive_policy_config, facts_for_stack
+from hastack.policy.runner import PolicyInfo, PolicyPackProcess, PolicyReport
 
 DELETE = object()
 Mutation = Callable[[dict[str, Any]], None]
@@ -25,8 +26,15 @@ def start_pack() -> Iterator[PolicyPackProcess]:
         yield pack
 
 
+@functools.cache
+def _policies() -> tuple[PolicyInfo, ...]:
+    with PolicyPackProcess() as pack:
+        return tuple(pack.policies())
+
+
 def stack_config(stack: str) -> dict[str, Any]:
-    return load_policy_config(config_path(stack))
+    """The policy config `hastack policy check` derives from `Pulumi.<stack>.yaml`."""
+    return derive_policy_config(facts_for_stack(stack), _policies())
 
 
 def only(pack: PolicyPackProcess, policy: str, base: dict[str, Any]) -> dict[str, Any]:

@@ -2,16 +2,21 @@
 
 Each flip of the issue's "Done when" is applied to a copy of the rendered prod plan file; the real
 command (pack process started and stopped per run, as in CI) must exit 1 and name the rule. The
-deliberately unsafe config under tests/configs/ is rendered and checked with its own policy config.
+policy config is derived from the stack file the plan was rendered from on every run: the
+deliberately unsafe config under tests/configs/ is checked against itself, and a failover
+(`activeRegion` set to the DR region) leaves `make policy` green.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from hastack.cli import app
@@ -87,21 +92,22 @@ def test_prod_plan_file_passes_with_a_table_and_verdict(prod_file: Path) -> None
 def test_json_report_lists_policy_resource_message_and_level(prod_file: Path) -> None:
     code, out = check(str(prod_file), "--json")
     report = json.loads(out)
-    assert code == 0 and report["passed"] is True and report["policyConfig"].endswith("policies/config/prod.json")
+    assert code == 0 and report["passed"] is True and report["policyConfig"] == "derived from Pulumi.prod.yaml"
     assert report["policyPack"] == "hastack-ha" and report["version"] == "1.0.0"
     for v in report["violations"]:
         assert set(v) >= {"policy", "resource", "message", "enforcementLevel", "urn"}
 
 
 def test_unsafe_config_end_to_end(tmp_path: Path) -> None:
-    """Render the unsafe stack file, check it with the policy config derived from the same file."""
+    """Render the unsafe stack file; the check derives its policy config from the same file by itself."""
     rendered = runner.invoke(app, ["plan", "--stack", "prod", "--config", str(UNSAFE), "--build-dir", str(tmp_path),
                                    "--quiet"])
     assert rendered.exit_code == 0, rendered.output
     assert (tmp_path / "fmea-prod.md").is_file()
-    code, out = check(str(tmp_path / "plan-prod.json"), "--stack-config", str(UNSAFE), "--json")
+    code, out = check(str(tmp_path / "plan-prod.json"), "--json")
     assert code == 1, out
     report = json.loads(out)
+    assert report["policyConfig"] == "derived from tests/configs/unsafe.yaml"
     mandatory = [(v["policy"], v["message"]) for v in report["violations"] if v["enforcementLevel"] == "mandatory"]
     replicas = sorted(m for p, m in mandatory if p == "deployment-replicas")
     assert [m.split(" may run")[0] for m in replicas] == ["Deployment 'embedder' (us-east-1)",
@@ -111,11 +117,49 @@ def test_unsafe_config_end_to_end(tmp_path: Path) -> None:
     assert {p for p, _ in mandatory} == {"deployment-replicas", "availability-budget"}
 
 
+def make_commands(target: str, **variables: str) -> list[list[str]]:
+    """The commands `make <target>` runs (from `make -n`), with the venv's python as it is here."""
+    assignments = [f"{k}={v}" for k, v in variables.items()]
+    dry = subprocess.run(["make", "-n", "-s", target, *assignments], cwd=REPO, capture_output=True, text=True,
+                         check=True)
+    return [shlex.split(line) for line in dry.stdout.splitlines() if "-m hastack" in line]
+
+
+def test_a_failover_leaves_make_policy_green(tmp_path: Path) -> None:
+    """`pulumi config set hastack:activeRegion <drRegion>` after `hastack dr scale-up`, then `make policy`.
+
+    The stack file is a copy of Pulumi.prod.yaml with activeRegion flipped; `make policy`'s own
+    commands run on it (plan rendered from that file, then the check with no config flag at all).
+    """
+    stack_file = yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text())
+    stack_file["config"]["hastack:activeRegion"] = stack_file["config"]["hastack:drRegion"]
+    failed_over = tmp_path / "Pulumi.prod.yaml"
+    failed_over.write_text(yaml.safe_dump(stack_file, sort_keys=False))
+    plan_command, check_command = make_commands("policy", STACK="prod")
+    assert plan_command[-4:] == ["plan", "--stack", "prod", "--quiet"] and check_command[-3:-1] == ["policy", "check"]
+    rendered = runner.invoke(app, [*plan_command[3:], "--config", str(failed_over), "--build-dir", str(tmp_path)])
+    assert rendered.exit_code == 0, rendered.output
+    code, out = check(str(tmp_path / "plan-prod.json"), "--json")
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["passed"] is True and report["policyConfig"] == f"derived from {failed_over}"
+    # Until failback re-protects us-east-1 the serving region has no standby: still reported, not blocking.
+    advisory = {v["policy"] for v in report["violations"] if v["enforcementLevel"] == "advisory"}
+    assert {"cross-region-replica", "availability-budget"} <= advisory
+    plan = json.loads((tmp_path / "plan-prod.json").read_text())
+    assert plan["outputs"]["activeRegion"] == "us-west-2"
+
+
 def test_user_errors_exit_2_without_traceback(prod_file: Path, tmp_path: Path) -> None:
     code, out = check(str(tmp_path / "missing.json"))
     assert code == 2 and "does not exist" in out and "Traceback" not in out
-    code, out = check(str(prod_file), "--policy-config", str(REPO / "policies" / "config" / "staging.json"))
+    staging = tmp_path / "staging.json"
+    made = runner.invoke(app, ["policy", "config", "--stack", "staging", "--output", str(staging)])
+    assert made.exit_code == 0, made.output
+    code, out = check(str(prod_file), "--policy-config", str(staging))
     assert code == 2 and "does not match the plan of stack 'prod'" in out and "'eu-west-1'" in out
+    code, out = check(str(prod_file), "--stack-config", str(REPO / "Pulumi.staging.yaml"))
+    assert code == 2 and "does not match the plan of stack 'prod'" in out and "--stack-config" in out
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"rds-multi-az": {"enforcementLevel": "blocking"},
                                "deployment-replicas": {"prodMinReplicas": "three"}}))
@@ -125,7 +169,7 @@ def test_user_errors_exit_2_without_traceback(prod_file: Path, tmp_path: Path) -
 
 
 def test_policy_config_can_raise_an_advisory_rule_to_mandatory(prod_file: Path, tmp_path: Path) -> None:
-    config = json.loads((REPO / "policies" / "config" / "prod.json").read_text())
+    config = json.loads(runner.invoke(app, ["policy", "config", "--stack", "prod"]).output)
     config["standby-data-tier-redundancy"] = {**config.get("standby-data-tier-redundancy", {}),
                                               "enforcementLevel": "mandatory"}
     path = tmp_path / "strict.json"

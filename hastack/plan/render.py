@@ -247,9 +247,13 @@ class Plan:
     stack: str
     resources: list[dict[str, Any]]
     outputs: dict[str, Any]
+    #: The stack file the config was read from (None: a config given in memory). `hastack policy
+    #: check` derives the policy config from the same file, so a plan and its check never disagree.
+    config_file: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"project": self.project, "stack": self.stack, "resources": self.resources, "outputs": self.outputs}
+        return {"project": self.project, "stack": self.stack, "stackConfigFile": self.config_file,
+                "resources": self.resources, "outputs": self.outputs}
 
     def of_type(self, typ: str) -> list[dict[str, Any]]:
         return [r for r in self.resources if r["type"] == typ]
@@ -294,6 +298,7 @@ def render(stack: str, root: Path = REPO_ROOT, config: dict[str, Any] | None = N
     Raises `ConfigError` for an invalid config and `PlanError` for a missing or unreadable stack.
     """
     raw = config if config is not None else read_stack_config(stack, root, config_path)
+    source = None if config is not None else (config_path or stack_file(stack, root)).resolve()
     default_region = str(raw.get("aws:region") or raw.get("hastack:primaryRegion") or "us-east-1")
     # `mocks` lets another backend answer the program (hastack.local deploys into moto this way).
     mocks = mocks if mocks is not None else PlanMocks(default_region)
@@ -351,7 +356,8 @@ def render(stack: str, root: Path = REPO_ROOT, config: dict[str, Any] | None = N
         }
         for r in monitor.registrations
     ]
-    return Plan(project=PROJECT, stack=stack, resources=resources, outputs=monitor.stack_outputs)
+    return Plan(project=PROJECT, stack=stack, resources=resources, outputs=monitor.stack_outputs,
+                config_file=str(source) if source else None)
 
 
 # ---------------------------------------------------------------------------------------------

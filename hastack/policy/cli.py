@@ -2,11 +2,15 @@
 
     hastack policy check build/plan-prod.json          # table + verdict; exit 1 on a mandatory violation
     hastack policy check build/plan-prod.json --json   # the same as JSON
-    hastack policy config --stack prod [--write]       # derive policies/config/prod.json from Pulumi.prod.yaml
+    hastack policy config --stack prod [-o FILE]       # the policy config derived from Pulumi.prod.yaml
     hastack policy list                                # the pack's rules
 
-With the Pulumi CLI the same pack and config run as
-`pulumi preview -s prod --policy-pack policies --policy-pack-config policies/config/prod.json`.
+`check` derives the policy config on every run from the stack file the plan was rendered from
+(`Pulumi.<stack>.yaml`, or the plan's `--config`), so a config change (a failover's
+`hastack:activeRegion`) never meets a stale copy. With the Pulumi CLI the same pack and config run as
+
+    hastack policy config --stack prod --output build/policy-config-prod.json
+    pulumi preview -s prod --policy-pack policies --policy-pack-config build/policy-config-prod.json
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ from rich.table import Table
 
 from hastack.config import ConfigError
 from hastack.errors import EXIT_REFUSED, UserError
+from hastack.plan.render import stack_file
 from hastack.policy.config import (
-    config_path,
     derive_policy_config,
     facts_for_stack,
     load_policy_config,
@@ -42,35 +46,48 @@ policy_app = typer.Typer(help="Run the HA policy pack offline (same gRPC protoco
 EXIT_VIOLATIONS = EXIT_REFUSED
 
 
-def _resolve_config(plan: dict[str, Any], explicit: Path | None, pack: PolicyPackProcess,
-                    stack_config: Path | None) -> tuple[dict[str, Any], str]:
-    """The policy config for a plan: --policy-config; else derived from --stack-config; else
-    policies/config/<stack>.json. Checked against the plan's outputs so that a config written for
-    another stack shape (other regions, DR mode) is refused."""
+def _facts(stack: str, path: Path) -> dict[str, Any]:
+    """What the policy config of `stack` is derived from, read from the stack file `path`."""
+    try:
+        return facts_for_stack(stack, config_path=path)
+    except ConfigError as exc:
+        raise UserError(f"{_shown(path)}: {exc.render()}") from None
+
+
+def _resolve_config(plan: dict[str, Any], explicit: Path | None,
+                    stack_config: Path | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str]:
+    """Where the policy config of a plan comes from: (the --policy-config file's content, or None;
+    the stack facts to derive it from, or None; a label). --policy-config is used as given; else the
+    config is derived from --stack-config, else from the stack file the plan was rendered from
+    (else Pulumi.<stack>.yaml)."""
     stack = str(plan["stack"])
     if explicit is not None and stack_config is not None:
         raise UserError("--policy-config and --stack-config are alternatives: pass one of them")
-    if stack_config is not None:
+    if explicit is not None:
         try:
-            config = derive_policy_config(facts_for_stack(stack, config_path=stack_config), pack.policies())
-        except ConfigError as exc:
-            raise UserError(f"{stack_config}: {exc.render()}") from None
-        source = f"derived from {stack_config}"
-    else:
-        path = explicit or config_path(stack)
-        if explicit is None and not path.is_file():
-            raise UserError(f"no policy config for stack {stack!r}: {path} does not exist. Derive it with "
-                  f"`hastack policy config --stack {stack} --write`, or pass --policy-config FILE.")
-        try:
-            config = load_policy_config(path)
+            return load_policy_config(explicit), None, str(explicit)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        source = str(path)
+    path = stack_config or Path(plan.get("stackConfigFile") or stack_file(stack))
+    return None, _facts(stack, path), f"derived from {_shown(path)}"
+
+
+def _check_matches(plan: dict[str, Any], config: dict[str, Any], source: str, derived: bool) -> None:
+    """Refuse a policy config made for another stack shape (other regions, DR mode) than the plan's."""
     problems = mismatches(config, plan.get("outputs") or {})
     if problems:
-        raise UserError(f"policy config ({source}) does not match the plan of stack {stack!r}: " + "; ".join(problems)
-              + f". Regenerate it with `hastack policy config --stack {stack} --write`.")
-    return config, source
+        fix = ("Pass the stack file the plan was rendered from with --stack-config, or render the plan again"
+               if derived else "Write it again with `hastack policy config`")
+        raise UserError(f"policy config ({source}) does not match the plan of stack {plan['stack']!r}: "
+                        + "; ".join(problems) + f". {fix}.")
+
+
+def _shown(path: Path) -> str:
+    """A path as the user would type it: relative to the working directory when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def print_report(report: PolicyReport, console: Console) -> None:
@@ -92,10 +109,10 @@ def print_report(report: PolicyReport, console: Console) -> None:
 @policy_app.command("check")
 def check_command(
     plan_file: Path = typer.Argument(..., help="A plan written by `hastack plan` (build/plan-<stack>.json)."),
-    policy_config: Path | None = typer.Option(None, "--policy-config", help="Policy config JSON (default: "
-                                              "policies/config/<stack>.json, as --policy-pack-config)."),
+    policy_config: Path | None = typer.Option(None, "--policy-config", help="Use this policy config JSON as "
+                                              "given (what --policy-pack-config gets) instead of deriving it."),
     stack_config: Path | None = typer.Option(None, "--stack-config", help="Derive the policy config from this "
-                                             "stack file (the --config the plan was rendered with)."),
+                                             "stack file (default: the one the plan was rendered from)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     pack_dir: Path = typer.Option(POLICY_PACK_DIR, "--pack", help="The policy pack directory."),
 ) -> None:
@@ -104,9 +121,11 @@ def check_command(
         plan = load_plan(plan_file)
     except PolicyRunnerError as exc:
         raise UserError(str(exc)) from None
+    given, facts, source = _resolve_config(plan, policy_config, stack_config)
     try:
         with PolicyPackProcess(pack_dir, project=str(plan["project"]), stack=str(plan["stack"])) as pack:
-            config, source = _resolve_config(plan, policy_config, pack, stack_config)
+            config = given if facts is None else derive_policy_config(facts, pack.policies())
+            _check_matches(plan, config, source, derived=facts is not None)
             report = pack.check(plan, config)
     except PolicyRunnerError as exc:
         raise UserError(str(exc)) from None
@@ -120,27 +139,27 @@ def check_command(
 @policy_app.command("config")
 def config_command(
     stack: str = typer.Option("prod", "--stack", "-s", help="Stack whose Pulumi.<stack>.yaml to derive from."),
-    write: bool = typer.Option(False, "--write", help="Write policies/config/<stack>.json instead of printing."),
+    config_file: Path | None = typer.Option(None, "--config", help="Derive from this stack file instead of "
+                                            "Pulumi.<stack>.yaml (same shape)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the JSON to this file (for "
+                                       "--policy-pack-config) instead of printing it."),
     pack_dir: Path = typer.Option(POLICY_PACK_DIR, "--pack", help="The policy pack directory."),
 ) -> None:
-    """Derive the stack's policy config (regions, DR mode, SLO, RTO) from Pulumi.<stack>.yaml."""
-    try:
-        facts = facts_for_stack(stack)
-    except ConfigError as exc:
-        raise UserError(f"stack {stack!r}: {exc.render()}") from None
+    """The stack's policy config (regions, DR mode, SLO, RTO), derived from Pulumi.<stack>.yaml."""
+    path = config_file or stack_file(stack)
+    facts = _facts(stack, path)
     try:
         with PolicyPackProcess(pack_dir, stack=stack) as pack:
             config = derive_policy_config(facts, pack.policies())
     except PolicyRunnerError as exc:
         raise UserError(str(exc)) from None
     text = render_config(config)
-    if write:
-        path = config_path(stack, pack_dir / "config")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        print(f"wrote {path}")
-    else:
+    if output is None:
         print(text, end="")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+    print(f"wrote {_shown(output)} (derived from {_shown(path)})")
 
 
 @policy_app.command("list")

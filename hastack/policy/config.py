@@ -1,9 +1,11 @@
 """Policy config per stack: what the pack needs to know about a stack, derived from Pulumi.<stack>.yaml.
 
 The pack never reads the stack's config itself; like any Pulumi policy pack it is configured through
-`pulumi preview --policy-pack policies --policy-pack-config policies/config/<stack>.json`. Those
-files are derived from the stack config and shipped; a test keeps them equal to the derivation
-(`hastack policy config --stack <stack> --write` regenerates one). How each value is derived:
+`--policy-pack-config FILE`. Nothing derived is kept in the repository: `hastack policy check` (and so
+`make plan`, `make policy`, CI) derives the config from the stack file on every run, so changing the
+stack config (a failover sets `hastack:activeRegion` to the DR region) can never leave a stale copy
+behind. For the Pulumi CLI, `hastack policy config --stack <stack> --output FILE` (or `make
+policy-config`) writes the same JSON to pass as `--policy-pack-config`. How each value is derived:
 
 | setting             | from                                                                          |
 |---------------------|-------------------------------------------------------------------------------|
@@ -16,8 +18,16 @@ files are derived from the stack config and shipped; a test keeps them equal to 
 | availabilityTarget  | hastack:slo.availability (percent)                                            |
 | rtoMinutes          | hastack:slo.rtoMinutes                                                        |
 | kubernetesApiAccessCidrs | hastack:kubernetesApiAccessCidrs (the EKS API endpoint's allow-list)     |
+| enforcementLevel    | `advisory` for the rules in `NEED_A_STANDBY` while failed over (below)        |
 
 Each policy receives only the settings its config schema declares (as the engine validates them).
+
+While failed over (activeRegion is not primaryRegion) the serving region has no standby of its own
+until `hastack dr failback` re-protects the old primary region: no cross-region replica of the new
+writer, no DR credit in the availability budget. The rules that can only pass with a standby are
+then derived as advisory: they are still reported, but they do not block the `pulumi up` that
+records the failover (a policy must not block recording the outage it would report). Every other
+rule keeps its level.
 """
 
 from __future__ import annotations
@@ -30,8 +40,10 @@ from typing import Any
 from hastack.config import NAMESPACE, StackConfig, parse_config
 from hastack.paths import REPO_ROOT
 from hastack.plan.render import read_stack_config
-from hastack.policy.runner import POLICY_CONFIG_DIR, PolicyInfo
+from hastack.policy.runner import PolicyInfo
 
+#: Rules that can only pass while a standby region protects the serving one (advisory while failed over).
+NEED_A_STANDBY = ("cross-region-replica", "availability-budget")
 #: Stack outputs that must agree with the policy config (a config for another stack shape is an error).
 CHECKED_OUTPUTS = ("primaryRegion", "drRegion", "activeRegion", "drMode")
 
@@ -64,17 +76,17 @@ def facts_for_stack(stack: str, root: Path = REPO_ROOT, config_path: Path | None
 
 
 def derive_policy_config(facts: Mapping[str, Any], policies: Iterable[PolicyInfo]) -> dict[str, dict[str, Any]]:
-    """The --policy-pack-config JSON: for each policy, the facts its schema declares (policies sorted)."""
+    """The --policy-pack-config JSON: for each policy, the facts its schema declares (policies sorted);
+    while failed over, the mandatory rules of `NEED_A_STANDBY` at the advisory level."""
+    failed_over = bool(facts.get("activeRegion")) and facts.get("activeRegion") != facts.get("primaryRegion")
     out: dict[str, dict[str, Any]] = {}
     for p in sorted(policies, key=lambda p: p.name):
-        props = {k: facts[k] for k in sorted(p.config_schema) if k in facts}
+        props: dict[str, Any] = {k: facts[k] for k in sorted(p.config_schema) if k in facts}
+        if failed_over and p.name in NEED_A_STANDBY and p.enforcement_level == "mandatory":
+            props["enforcementLevel"] = "advisory"
         if props:
             out[p.name] = props
     return out
-
-
-def config_path(stack: str, directory: Path = POLICY_CONFIG_DIR) -> Path:
-    return directory / f"{stack}.json"
 
 
 def render_config(config: Mapping[str, Any]) -> str:

@@ -36,7 +36,6 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2, en
 from hastack.paths import REPO_ROOT
 
 POLICY_PACK_DIR = REPO_ROOT / "policies"
-POLICY_CONFIG_DIR = POLICY_PACK_DIR / "config"
 
 SECRET = "[secret]"
 _SIG = "4dabf18193072939515e22adb298388d"
