@@ -24,8 +24,8 @@ Tiers multiply (series). Then two corrections:
   usable DR path (cluster, ALB, database replica, cache secondary and a SECONDARY failover record in
   the standby region) each such outage costs at most the RTO, so the tier's unavailability is scaled
   by min(1, RTO / MTTR). Without a complete DR path there is no credit.
-* Failover downtime: expected failovers per year x the documented failover time (RDS Multi-AZ
-  60-120 s, ElastiCache a few seconds, the ALB's health-check detection for a lost AZ lane).
+* Failover downtime: expected failovers per year x the documented failover time (RDS Multi-AZ,
+  ElastiCache Multi-AZ, the ALB's health-check detection for a lost AZ lane).
 
 Per-unit availability (AWS service level agreements, monthly uptime commitments)
 ------------------------------------------------------------------------------------
@@ -49,14 +49,15 @@ node loss being counted in the AZ lanes.
 Mean time to repair (ASSUMPTIONS: AWS publishes none): regional managed services (ALB, EKS, RDS,
 ElastiCache) 4 h; an AZ lane or NAT gateway 1 h; a pod 5 min.
 
-Failover times (documented in /work/shared/aws-timings.md, which cites each AWS page):
-RDS Multi-AZ DB instance failover "typically 60-120 s" (we take 120 s; Concepts.MultiAZ.Failover);
-ElastiCache Multi-AZ automatic failover "typically a few seconds" (we take 30 s with detection,
-ASSUMPTION; AutoFailover.html); ALB target health check detection = interval x unhealthy threshold of
-the target groups (defaults 30 s x 2; target-group-health-checks.html); Route 53 detection 10 s x 3
-and a fixed 60 s alias TTL are inside the RTO. Failover frequencies are ASSUMPTIONS: 4 per year for
-RDS and ElastiCache (maintenance and host replacement), and for AZ lanes the outage rate implied by
-their availability and MTTR.
+AWS timings (failover, detection, promotion, launch, DNS) are not kept here: the stack's
+`hastack/timings.py` holds each figure once with its AWS source, and they arrive in the policy
+config as the `awsTimings` setting (derived by `hastack policy check` / `hastack policy config`), so
+the DR command, its RTO simulation and this model read the same numbers. Without them the rule
+reports that it cannot judge, never a guess. ALB detection for a lost AZ lane is interval x
+unhealthy threshold of the target groups themselves (the documented defaults when not set); Route 53
+detection and the DNS settle time are inside the RTO. Failover frequencies are ASSUMPTIONS: 4 per
+year for RDS and ElastiCache (maintenance and host replacement), and for AZ lanes the outage rate
+implied by their availability and MTTR.
 
 The same module gives the FMEA table (component, failure, impact, mitigation, recovery time) that
 `make plan` prints and writes to build/fmea-<stack>.md; `hastack` imports it as a plain module.
@@ -133,14 +134,30 @@ UNIT_AVAILABILITY: dict[str, Figure] = {
 #: Mean time to repair, in hours (assumptions: AWS publishes none).
 MTTR_HOURS = {"regional": 4.0, "lane": 1.0, "pod": 5.0 / 60.0}
 
-#: Failover durations (seconds) and yearly frequencies. Durations from /work/shared/aws-timings.md.
-RDS_FAILOVER = Figure(120.0, "RDS Multi-AZ DB instance failover typically 60-120 s (Concepts.MultiAZ.Failover)")
-CACHE_FAILOVER = Figure(30.0, "ElastiCache Multi-AZ failover: writes resume in a few seconds (AutoFailover); 30 s "
-                              "with detection", assumption=True)
+#: Yearly failovers of a Multi-AZ database or cache.
 FAILOVERS_PER_YEAR = Figure(4.0, "maintenance and host replacement, per Multi-AZ database or cache", assumption=True)
-ALB_DEFAULT_DETECTION = Figure(60.0, "ALB health check defaults: interval 30 s x unhealthy threshold 2 "
-                                     "(target-group-health-checks)")
-DNS_DETECTION = "Route 53 health check 10 s x 3 = 30 s, alias TTL 60 s, propagation <= 60 s"
+
+#: The AWS timings the model reads from the `awsTimings` setting (values and sources: hastack/timings.py).
+TIMINGS = ("route53Detection", "dnsSettle", "albDefaultDetection", "podUnreadyDetection", "nodeLaunch",
+           "rdsMultiAzFailover", "cacheMultiAzFailover", "globalDatastorePromotion")
+_TIMING_SCHEMA = {"type": "object", "required": ["seconds", "source"], "properties": {
+    "seconds": {"type": "number", "minimum": 0}, "source": {"type": "string"}, "assumption": {"type": "boolean"}}}
+
+
+class MissingTimingsError(ValueError):
+    """The policy config carries no (or incomplete) `awsTimings`: the model has nothing to compute with."""
+
+
+def aws_timings(cfg: dict[str, Any]) -> dict[str, Figure]:
+    """The `awsTimings` setting as figures; `MissingTimingsError` naming what is absent."""
+    given = cfg.get("awsTimings") or {}
+    missing = [name for name in TIMINGS if not isinstance(given.get(name), dict)]
+    if missing:
+        raise MissingTimingsError(f"the policy config gives no awsTimings.{', awsTimings.'.join(missing)} (the AWS "
+                             "timing figures the model needs): run the pack with the config `hastack policy config` "
+                             "derives, which `hastack policy check` does by itself")
+    return {name: Figure(float(given[name]["seconds"]), str(given[name]["source"]),
+                         bool(given[name].get("assumption", False))) for name in TIMINGS}
 
 
 def k_of_n(k: int, n: int, a: float) -> float:
@@ -300,7 +317,7 @@ def _standby_region(cfg: dict[str, Any], serving: str | None) -> str | None:
     return None
 
 
-def _detection_seconds(graph: Graph, region: str | None) -> tuple[float, str]:
+def _detection_seconds(graph: Graph, region: str | None, default: Figure) -> tuple[float, str]:
     """How long the ALB keeps sending traffic to a dead lane: the slowest target-group health check."""
     worst, source = 0.0, ""
     for tg in _in_region(graph, graph.of_type(*TARGET_GROUPS), region):
@@ -316,12 +333,13 @@ def _detection_seconds(graph: Graph, region: str | None) -> tuple[float, str]:
         if seconds > worst:
             worst, source = seconds, why
     if not source:
-        return ALB_DEFAULT_DETECTION.value, ALB_DEFAULT_DETECTION.source
+        return default.value, default.source
     return worst, source
 
 
 def build_model(graph: Graph, cfg: dict[str, Any]) -> Model:
     """The serving-path model of the region that serves now (`activeRegion`), the other one as DR."""
+    timings = aws_timings(cfg)
     region = _serving_region(graph, cfg)
     standby = _standby_region(cfg, region)
     rto = float(cfg.get("rtoMinutes") or 60.0)
@@ -333,18 +351,19 @@ def build_model(graph: Graph, cfg: dict[str, Any]) -> Model:
     # program still declares it as the secondary: fall back to the members in the region.
     caches = [n for n in regional_caches if not is_cache_secondary(n)] or regional_caches
 
-    model.tiers.append(_dns_tier(graph, region))
+    model.tiers.append(_dns_tier(graph, timings))
     model.tiers.append(_alb_tier(graph, region))
     clusters = _in_region(graph, graph.of_type(EKS_CLUSTER), region)
     model.tiers.append(_eks_tier(clusters, region))
     lanes = _lanes(graph, clusters)
-    model.tiers.append(_node_tier(lanes, region))
-    model.tiers.extend(_pod_tiers(graph, region))
+    model.tiers.append(_node_tier(lanes, region, timings["nodeLaunch"]))
+    model.tiers.extend(_pod_tiers(graph, region, timings["podUnreadyDetection"]))
     model.tiers.append(_nat_tier(graph, lanes))
     if graph.of_type(RDS_INSTANCE):
-        model.tiers.append(_database_tier(rds_primaries, region))
+        model.tiers.append(_database_tier(rds_primaries, region, timings["rdsMultiAzFailover"]))
     if graph.of_type(CACHE_GROUP):
-        model.tiers.append(_cache_tier(caches, region))
+        model.tiers.append(_cache_tier(caches, region, timings["cacheMultiAzFailover"],
+                                       timings["globalDatastorePromotion"]))
 
     model.dr_missing = _dr_missing(graph, cfg, region, standby, rds_primaries, caches)
     if model.dr_usable:
@@ -352,32 +371,36 @@ def build_model(graph: Graph, cfg: dict[str, Any]) -> Model:
             if tier.regional and tier.mttr_hours > 0:
                 tier.dr_factor = min(1.0, (rto / 60.0) / tier.mttr_hours)
 
-    detection, why = _detection_seconds(graph, region)
+    detection, why = _detection_seconds(graph, region, timings["albDefaultDetection"])
     live_lanes = [lane for lane in lanes.values() if lane["min"] >= 1]
     if live_lanes:
         lane_a = UNIT_AVAILABILITY["az_lane"].value
         per_year = len(live_lanes) * (1.0 - lane_a) * 8766.0 / MTTR_HOURS["lane"]
         model.failovers.append(Failover("AZ lane lost: ALB detection", per_year, detection, 1.0 / len(live_lanes),
                                         f"{why}; lane outage rate from its availability and MTTR (assumption)"))
+    rds_failover, cache_failover = timings["rdsMultiAzFailover"], timings["cacheMultiAzFailover"]
     for db in rds_primaries:
         if truthy(db.props.get("multiAz")):
             model.failovers.append(Failover(f"RDS Multi-AZ failover ({db.name})", FAILOVERS_PER_YEAR.value,
-                                            RDS_FAILOVER.value, 1.0, RDS_FAILOVER.source))
+                                            rds_failover.value, 1.0, rds_failover.source))
     for cache in caches:
         if truthy(cache.props.get("automaticFailoverEnabled")):
             model.failovers.append(Failover(f"ElastiCache failover ({cache.name})", FAILOVERS_PER_YEAR.value,
-                                            CACHE_FAILOVER.value, 1.0, CACHE_FAILOVER.source))
+                                            cache_failover.value, 1.0, cache_failover.source))
     return model
 
 
-def _dns_tier(graph: Graph, region: str | None) -> Tier:
+def _dns_tier(graph: Graph, timings: dict[str, Figure]) -> Tier:
     records = [r for r in graph.of_type(R53_RECORD) if failover_type(r)]
     names = sorted({str(r.props.get("name")) for r in records}) or ["(no failover record)"]
     return Tier("DNS", f"Route 53 failover records {', '.join(names)}", 1, 1, UNIT_AVAILABILITY["route53"],
                 UNIT_AVAILABILITY["route53"].value, 0.0, regional=False,
                 failure="Route 53 answers stale or no records",
                 impact="clients can't resolve the API name", mitigation="Route 53 (100% SLA), health-checked "
-                "PRIMARY/SECONDARY failover records", recovery=f"failover: {DNS_DETECTION}")
+                "PRIMARY/SECONDARY failover records",
+                recovery=f"failover: detection {human_duration(timings['route53Detection'].value)} "
+                         f"({timings['route53Detection'].source}), clients follow within "
+                         f"{human_duration(timings['dnsSettle'].value)} ({timings['dnsSettle'].source})")
 
 
 def _alb_tier(graph: Graph, region: str | None) -> Tier:
@@ -428,7 +451,7 @@ def _lanes_needed(lanes: dict[str, dict[str, Any]]) -> int:
     return max(1, len(lanes) - 1)
 
 
-def _node_tier(lanes: dict[str, dict[str, Any]], region: str | None) -> Tier:
+def _node_tier(lanes: dict[str, dict[str, Any]], region: str | None, node_launch: Figure) -> Tier:
     figure = UNIT_AVAILABILITY["az_lane"]
     live = sorted(az for az, lane in lanes.items() if lane["min"] >= 1)
     n = len(live)
@@ -437,11 +460,12 @@ def _node_tier(lanes: dict[str, dict[str, Any]], region: str | None) -> Tier:
                 k_of_n(k, n, figure.value), MTTR_HOURS["lane"], True,
                 failure="an AZ (or its nodes) is lost", impact=f"1/{max(n, 1)} of the capacity; pods re-spread",
                 mitigation="one node group per AZ with minSize >= 1; zone spread; ARC zonal shift",
-                recovery="ALB stops routing after its health-check detection; replacement nodes ~2 min (Cluster "
-                         "Autoscaler example); zonal shift takes effect at once")
+                recovery=f"ALB stops routing after its health-check detection; replacement nodes in "
+                         f"{human_duration(node_launch.value)} ({node_launch.source}); zonal shift takes effect "
+                         "at once")
 
 
-def _pod_tiers(graph: Graph, region: str | None) -> list[Tier]:
+def _pod_tiers(graph: Graph, region: str | None, unready: Figure) -> list[Tier]:
     figure = UNIT_AVAILABILITY["pod"]
     deployments = _in_region(graph, graph.of_type(K8S_DEPLOYMENT), region)
     if not deployments:
@@ -455,7 +479,7 @@ def _pod_tiers(graph: Graph, region: str | None) -> list[Tier]:
                           figure, k_of_n(k, n, figure.value), MTTR_HOURS["pod"], True,
                           failure="a pod crashes or hangs", impact="its share of requests until readiness fails",
                           mitigation="replicas over AZs, readiness/liveness probes, PDB, maxUnavailable 0",
-                          recovery="readiness probe 10 s x 3 = 30 s to leave rotation (defaults); restart"))
+                          recovery=f"{human_duration(unready.value)} to leave rotation ({unready.source}); restart"))
     return tiers
 
 
@@ -489,7 +513,7 @@ def _nat_tier(graph: Graph, lanes: dict[str, dict[str, Any]]) -> Tier:
                 recovery="other AZs unaffected; evacuate the AZ with a zonal shift")
 
 
-def _database_tier(primaries: list[Node], region: str | None) -> Tier:
+def _database_tier(primaries: list[Node], region: str | None, failover: Figure) -> Tier:
     if not primaries:
         return Tier("database", f"no primary database in {region}", 0, 1, UNIT_AVAILABILITY["rds_multi_az"], 0.0,
                     MTTR_HOURS["regional"], True, "no writer", "writes fail", "promote the replica", "n/a")
@@ -505,10 +529,11 @@ def _database_tier(primaries: list[Node], region: str | None) -> Tier:
                 impact="writes fail until failover",
                 mitigation="Multi-AZ synchronous standby, RDS Proxy; cross-region replica for DR",
                 recovery=("instance replacement, no published time" if single
-                          else "Multi-AZ failover typically 60-120 s; regional loss: promote replica within RTO"))
+                          else f"Multi-AZ failover {human_duration(failover.value)} ({failover.source}); regional "
+                               "loss: promote replica within RTO"))
 
 
-def _cache_tier(primaries: list[Node], region: str | None) -> Tier:
+def _cache_tier(primaries: list[Node], region: str | None, failover: Figure, promotion: Figure) -> Tier:
     if not primaries:
         return Tier("cache", f"no primary cache in {region}", 0, 1, UNIT_AVAILABILITY["cache_multi_az"], 0.0,
                     MTTR_HOURS["regional"], True, "no cache primary", "cache misses/writes fail",
@@ -525,8 +550,8 @@ def _cache_tier(primaries: list[Node], region: str | None) -> Tier:
                 MTTR_HOURS["regional"], True, failure="the primary node or its AZ fails",
                 impact="cache writes fail until a replica is promoted",
                 mitigation="Multi-AZ replicas with automatic failover; Global Datastore secondary for DR",
-                recovery="automatic failover: writes resume in a few seconds; regional: Global Datastore "
-                         "promotion ~1 min (AWS DR workshop)")
+                recovery=f"automatic failover {human_duration(failover.value)} ({failover.source}); regional: "
+                         f"{human_duration(promotion.value)} ({promotion.source})")
 
 
 def _global_members(graph: Graph) -> set[str]:
@@ -628,7 +653,12 @@ def _hint(weakest: Tier | Failover | None) -> str:
 
 
 def check_availability_budget(graph: Graph, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
-    model = build_model(graph, cfg)
+    try:
+        model = build_model(graph, cfg)
+    except MissingTimingsError as exc:
+        stack = next(iter(graph.of_type(STACK)), None)
+        yield f"The availability budget cannot be judged: {exc}.", stack.urn if stack else None
+        return
     if model.composite * 100.0 >= model.target - 1e-9:
         return
     stack = next(iter(graph.of_type(STACK)), None)
@@ -652,6 +682,10 @@ POLICIES = [
                        availabilityTarget={"type": "number", "exclusiveMinimum": 0, "maximum": 100, "default": 99.9,
                                            "description": "The stack's SLO in percent (hastack:slo.availability)."},
                        rtoMinutes={"type": "number", "exclusiveMinimum": 0, "default": 60,
-                                   "description": "The stack's RTO budget (hastack:slo.rtoMinutes)."}),
+                                   "description": "The stack's RTO budget (hastack:slo.rtoMinutes)."},
+                       awsTimings={"type": "object", "required": list(TIMINGS),
+                                   "properties": {name: _TIMING_SCHEMA for name in TIMINGS},
+                                   "description": "AWS timing figures {seconds, source, assumption} by name, "
+                                                  "from hastack/timings.py (derived by hastack policy config)."}),
         Severity.HIGH),
 ]

@@ -27,6 +27,7 @@ from hastack.policy.runner import (
     reconcile_config,
     stack_urn,
 )
+from hastack.timings import availability_model_settings
 from tests.policy_helpers import start_pack
 
 
@@ -152,7 +153,8 @@ def test_policy_config_must_match_the_plan(pack: PolicyPackProcess, prod_plan: P
 
 
 def test_check_reports_resources_and_stack_findings(pack: PolicyPackProcess, prod_plan: Plan) -> None:
-    settings = {"availabilityTarget": 99.9999, "activeRegion": "us-east-1", "drRegion": "us-west-2"}
+    settings = {"availabilityTarget": 99.9999, "activeRegion": "us-east-1", "drRegion": "us-west-2",
+                "awsTimings": availability_model_settings()}
     # Properties alone don't re-enable a policy that `all` disabled (engine semantics)...
     assert pack.check(prod_plan.to_json(), {"all": "disabled", "availability-budget": settings}).violations == []
     report = pack.check(prod_plan.to_json(), {"all": "disabled", "availability-budget": {
@@ -160,4 +162,5 @@ def test_check_reports_resources_and_stack_findings(pack: PolicyPackProcess, pro
     assert report.resources == len(prod_plan.resources)
     (v,) = report.violations
     assert v.urn == stack_urn(prod_plan.to_json()) and v.enforcement_level == "mandatory"
+    assert "below the SLO of 99.9999%" in v.message
     assert json.loads(json.dumps(report.to_json()))["passed"] is False

@@ -8,7 +8,7 @@ sentence), `orchestrator` (fence, parallel branches, waits, DNS), `failback`, `s
 `drills` (timed in-region failover drills), `cli` (typer).
 
 May import: `hastack.errors`, `hastack.paths`, `hastack.outputs` (the outputs contract, pydantic),
-boto3/botocore, rich, typer. It runs at 3 a.m. from the stack outputs alone, so it needs neither the
-program nor the Pulumi SDKs (the test of the CLI's imports holds the line below).
+`hastack.timings`, boto3/botocore, rich, typer. It runs at 3 a.m. from the stack outputs alone, so it
+needs neither the program nor the Pulumi SDKs (the test of the CLI's imports holds the line below).
 Never imports: hastack.plan, hastack.policy, hastack.local, components, pulumi_aws, pulumi_kubernetes.
 """

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from hastack.dr import steps as s
 from hastack.dr.orchestrator import RunResult
+from hastack.timings import DNS_SETTLE_SECONDS
 
 STATUS_STYLE = {s.DONE: "green", s.ALREADY: "cyan", s.PLANNED: "blue", s.REFUSED: "bold red",
                 s.FAILED: "bold red", s.TIMED_OUT: "yellow", s.SKIPPED: "dim"}
@@ -27,7 +28,7 @@ def as_json(result: RunResult) -> dict[str, Any]:
         "command": result.command, "stack": result.stack, "dryRun": result.dry_run, "ok": result.ok,
         "changed": result.changed, "startedAt": result.started_at, "summary": result.summary,
         "rtoSeconds": None if rto is None else round(rto, 3), "rtoBudgetSeconds": result.rto_budget_seconds,
-        "clientVisibleRtoSeconds": None if rto is None else round(rto + s.DNS_SETTLE_SECONDS, 3),
+        "clientVisibleRtoSeconds": None if rto is None else round(rto + DNS_SETTLE_SECONDS, 3),
         "rpoPaidSeconds": result.lag_at_promotion, "rpoBudgetSeconds": result.rpo_budget_seconds,
         "totalSeconds": round(result.total_seconds, 3), "journal": result.journal_note,
         "steps": [{"name": r.name, "branch": r.branch, "status": r.status, "sentence": r.sentence,
@@ -64,9 +65,9 @@ def summary_lines(result: RunResult) -> list[str]:
     lines = [result.summary]
     if result.rto_seconds is not None and result.changed:
         budget = result.rto_budget_seconds
-        verdict = "within" if result.rto_seconds + s.DNS_SETTLE_SECONDS <= budget else "OVER"
+        verdict = "within" if result.rto_seconds + DNS_SETTLE_SECONDS <= budget else "OVER"
         lines.append(f"RTO: {_secs(result.rto_seconds)} to DNS switched; clients follow within "
-                     f"{_secs(result.rto_seconds + s.DNS_SETTLE_SECONDS)} ({verdict} the {_secs(budget)} budget)")
+                     f"{_secs(result.rto_seconds + DNS_SETTLE_SECONDS)} ({verdict} the {_secs(budget)} budget)")
     promoted = result.record("promote-db")
     if promoted is not None and promoted.status == s.DONE:
         lag = result.lag_at_promotion

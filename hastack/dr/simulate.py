@@ -13,7 +13,8 @@ waiters run unchanged against any AWS endpoint (moto in the tests and the benchm
 * a botocore waiter polling for that operation sleeps on the `SimClock` until it completes
   (the real waiter would poll every Delay seconds; the model ignores that quantisation).
 
-Durations (shared/aws-timings.md; "ASSUMPTION" where AWS publishes no number):
+Durations: `hastack/timings.py` (each figure once, with its AWS source; the same figures reach the
+DR command's DNS step and the availability model).
 """
 
 from __future__ import annotations
@@ -23,34 +24,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hastack import timings as aws
 from hastack.dr import waiters
 from hastack.dr.clock import SimClock
 
 
 @dataclass(frozen=True)
 class Durations:
-    """Modelled AWS durations in seconds, each with where it comes from."""
+    """Modelled AWS durations in seconds (defaults and sources: `hastack.timings`); tests vary them."""
 
-    #: ASSUMPTION: one control-plane API round trip (~100 ms).
-    api_call_seconds: float = 0.1
-    #: ASSUMPTION: promoting a cross-region RDS read replica. AWS: "several minutes or longer,
-    #: depending on the size of the read replica"; no number published (USER_ReadRepl.Promote).
-    promote_replica_seconds: float = 300.0
-    #: ASSUMPTION: Single-AZ -> Multi-AZ conversion; "no downtime", duration not published
-    #: (repost.aws rds-convert-single-az-multi-az). Off the RTO path: it finishes after the switch.
-    multi_az_seconds: float = 1200.0
-    #: ElastiCache Global Datastore promotion: AWS DR workshop RTO about 1 min.
-    cache_failover_seconds: float = 60.0
-    #: EKS node launch: AWS's Cluster Autoscaler example assumes 2 min to launch a node.
-    node_launch_seconds: float = 120.0
-    #: ASSUMPTION: image pull of the model servers (images over 1 GiB "can take several minutes").
-    image_pull_seconds: float = 60.0
-    #: Pod readiness: probe periodSeconds 10, successThreshold 1 (Kubernetes Probe defaults).
-    readiness_seconds: float = 10.0
-    #: A newly registered target must pass one ALB health check; default interval 30 s.
-    alb_check_seconds: float = 30.0
-    #: Route 53 change propagation (<= 60 s) + the fixed 60 s ELB alias TTL: after the switch.
-    dns_settle_seconds: float = 120.0
+    api_call_seconds: float = aws.API_CALL.seconds
+    promote_replica_seconds: float = aws.REPLICA_PROMOTION.seconds
+    #: Off the RTO path: the Multi-AZ conversion finishes after the switch.
+    multi_az_seconds: float = aws.MULTI_AZ_CONVERSION.seconds
+    cache_failover_seconds: float = aws.GLOBAL_DATASTORE_PROMOTION.seconds
+    node_launch_seconds: float = aws.NODE_LAUNCH.seconds
+    image_pull_seconds: float = aws.IMAGE_PULL.seconds
+    #: Pod readiness: one probe period (successThreshold 1).
+    readiness_seconds: float = aws.POD_PROBE_PERIOD.seconds
+    #: A newly registered target must pass one ALB health check.
+    alb_check_seconds: float = aws.ALB_HEALTH_CHECK_INTERVAL.seconds
+    #: After the DNS switch: Route 53 propagation + the alias TTL.
+    dns_settle_seconds: float = aws.DNS_SETTLE_SECONDS
 
     @property
     def compute_ready_seconds(self) -> float:

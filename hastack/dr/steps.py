@@ -22,15 +22,12 @@ from hastack.dr.aws import ClientFactory
 from hastack.dr.clock import Clock
 from hastack.dr.journal import Journal
 from hastack.dr.outputs import DrOutputs
+from hastack.timings import DNS_SETTLE_SECONDS
 
 DONE, ALREADY, PLANNED, REFUSED, TIMED_OUT, FAILED, SKIPPED = (
     "done", "already", "planned", "refused", "timed-out", "failed", "skipped")
 #: Statuses after which the run goes on.
 OK_STATUSES = (DONE, ALREADY, PLANNED, TIMED_OUT)
-
-#: Route 53 propagation (<= 60 s) + the fixed 60 s alias TTL (shared/aws-timings.md): how long after
-#: the DNS step clients may still resolve the old answer.
-DNS_SETTLE_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -422,7 +419,8 @@ def dns_switch(ctx: RunContext) -> Outcome:
     did = "switched DNS" if not inverted else "DNS already on DR"
     return Outcome(DONE if not inverted else ALREADY,
                    f"{did}: switch {o.dns.switch_health_check_id} flipped, {o.dns.record_name} answers the DR ALB "
-                   f"{o.ingress[dr].alb_dns_name} (clients follow within {DNS_SETTLE_SECONDS} s: propagation + TTL)")
+                   f"{o.ingress[dr].alb_dns_name} (clients follow within {DNS_SETTLE_SECONDS:.0f} s: propagation "
+                   "+ TTL)")
 
 
 def verify_dns(ctx: RunContext) -> str | None:

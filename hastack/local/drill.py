@@ -42,6 +42,7 @@ from hastack.local.moto_mocks import LOCAL_CREDENTIALS, AwsClients
 from hastack.local.server import LOOPBACK, InProcessServer, WorldClient
 from hastack.local.verify import Verdict, verify_failover, verify_not_promoted
 from hastack.paths import REPO_ROOT
+from hastack.timings import DNS_SETTLE_SECONDS
 
 LATENCY_PROFILES = ("none", "aws")
 #: Replica lag the local world reports unless told otherwise: a healthy cross-region replica.
@@ -100,7 +101,7 @@ class DrillResult:
         if self.rto_seconds is None:
             return (f"RTO: not reached — {self.refusal or self.summary}; RPO budget {o.rpo_budget_seconds:g} s, "
                     f"lag {self.rpo_seconds if self.rpo_seconds is not None else 'unknown'}")
-        client = self.rto_seconds + dr_steps.DNS_SETTLE_SECONDS
+        client = self.rto_seconds + DNS_SETTLE_SECONDS
         rpo = "unknown" if self.rpo_seconds is None else human_seconds(self.rpo_seconds)
         return (f"RTO {human_seconds(self.rto_seconds)} (outage -> DNS on {o.dr_region}; clients follow within "
                 f"{human_seconds(client)}; budget {human_seconds(o.rto_budget_seconds)}), "
@@ -294,7 +295,7 @@ def _result(opts: DrillOptions, o: DrOutputs, result: RunResult, verdicts: list[
     rto = None if result.rto_seconds is None else detection + result.rto_seconds
     refusal = next((r.sentence for r in result.records if r.status in (dr_steps.REFUSED, dr_steps.FAILED)), None)
     checks_ok = all(v.ok for v in verdicts)
-    within = rto is not None and rto + dr_steps.DNS_SETTLE_SECONDS <= o.rto_budget_seconds
+    within = rto is not None and rto + DNS_SETTLE_SECONDS <= o.rto_budget_seconds
     rpo = result.lag_at_promotion if promoted else opts.replica_lag_seconds
     if result.ok and checks_ok and within:
         summary = f"drill passed: {o.dr_region} serves production; every end-state check passed from AWS's side"
@@ -320,7 +321,7 @@ def as_json(drill: DrillResult) -> dict[str, Any]:
         "primaryRegion": o.primary_region, "drRegion": o.dr_region,
         "rtoSeconds": None if drill.rto_seconds is None else round(drill.rto_seconds, 3),
         "clientVisibleRtoSeconds": None if drill.rto_seconds is None
-        else round(drill.rto_seconds + dr_steps.DNS_SETTLE_SECONDS, 3),
+        else round(drill.rto_seconds + DNS_SETTLE_SECONDS, 3),
         "rtoBudgetSeconds": o.rto_budget_seconds, "rpoSeconds": drill.rpo_seconds,
         "rpoBudgetSeconds": o.rpo_budget_seconds,
         "deploySeconds": round(drill.deploy_seconds, 3),

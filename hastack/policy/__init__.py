@@ -1,8 +1,8 @@
 """The policy pack, played offline as the Pulumi engine plays it.
 
 Owns: `runner` (start the pack process, speak the Analyzer gRPC protocol), `config` (the policy
-config derived from a stack's config), `cli` (`hastack policy ...`).
-May import: `hastack.config`, `hastack.errors`, `hastack.paths`,
+config derived from a stack's config and `hastack.timings`), `cli` (`hastack policy ...`).
+May import: `hastack.config`, `hastack.errors`, `hastack.paths`, `hastack.timings`,
 `hastack.plan.render` (to read stack files). `policies/` itself imports nothing from here.
 Never imports: hastack.dr, hastack.local, components, boto3, moto.
 """

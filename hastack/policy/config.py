@@ -18,6 +18,7 @@ policy-config`) writes the same JSON to pass as `--policy-pack-config`. How each
 | availabilityTarget  | hastack:slo.availability (percent)                                            |
 | rtoMinutes          | hastack:slo.rtoMinutes                                                        |
 | kubernetesApiAccessCidrs | hastack:kubernetesApiAccessCidrs (the EKS API endpoint's allow-list)     |
+| awsTimings          | `hastack.timings.FOR_AVAILABILITY_MODEL`: AWS durations with their sources    |
 | enforcementLevel    | `advisory` for the rules in `NEED_A_STANDBY` while failed over (below)        |
 
 Each policy receives only the settings its config schema declares (as the engine validates them).
@@ -37,6 +38,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hastack import timings
 from hastack.config import NAMESPACE, StackConfig, parse_config
 from hastack.paths import REPO_ROOT
 from hastack.plan.render import read_stack_config
@@ -65,6 +67,7 @@ def stack_facts(config: StackConfig, stack: str) -> dict[str, Any]:
         "availabilityTarget": config.slo.availability,
         "rtoMinutes": config.slo.rto_minutes,
         "kubernetesApiAccessCidrs": list(config.kubernetes_api_access_cidrs),
+        "awsTimings": timings.availability_model_settings(),
     }
 
 
