@@ -246,7 +246,7 @@ class ScaleUp:
     def _steps(self, rec: Recorder, result: RunResult) -> None:
         dry = self.dry_run
         if not rec.chain("main", ["readiness"]) and not dry:
-            self._skip_rest(rec, after="readiness", why="not run: the DR region is not ready")
+            self._skip_rest(rec, "not run: the DR region is not ready")
             return
         rec.chain("main", ["fence"], keep_going=True)
         branches = [b for phase, bs in SCALE_UP_PLAN if phase == "parallel" for b in bs]
@@ -254,11 +254,11 @@ class ScaleUp:
             (lambda b=b: rec.chain(b[0], [n for n, _ in b[1]], keep_going=dry)) for b in branches])
         if not all(oks) and not dry:
             failed = [r.name for r in result.records if r.status in (s.FAILED, s.REFUSED)]
-            self._skip_rest(rec, after="parallel", why=f"not run: {', '.join(failed)} did not succeed; "
+            self._skip_rest(rec, f"not run: {', '.join(failed)} did not succeed; "
                                                          "DNS stays as it is — fix and re-run")
             return
         if not rec.chain("main", ["health-gate", "dns-switch"], keep_going=dry) and not dry:
-            self._skip_rest(rec, after="dns", why="not run: DNS was not switched")
+            self._skip_rest(rec, "not run: DNS was not switched")
             return
         dns = result.record("dns-switch")
         if dns is not None and dns.status in (s.DONE, s.ALREADY):
@@ -266,7 +266,7 @@ class ScaleUp:
         rec.chain("main", ["db-multi-az"], keep_going=dry)
         self._unlock(rec)
 
-    def _skip_rest(self, rec: Recorder, after: str, why: str) -> None:
+    def _skip_rest(self, rec: Recorder, why: str) -> None:
         done = {r.name for r in rec.result.records}
         for name, branch, _ in plan_rows():
             if name not in done and name != "unlock":

@@ -191,12 +191,6 @@ def route_table(ctx: Ctx) -> Result:
     return rid, {"arn": f"arn:aws:ec2:{ctx.region}:{ACCOUNT_ID}:route-table/{rid}", "ownerId": ACCOUNT_ID}
 
 
-def route(ctx: Ctx) -> Result:
-    params = _route_params(ctx.inputs)
-    ctx.client("ec2").create_route(RouteTableId=ctx.get("routeTableId"), **params)
-    dest = params.get("DestinationCidrBlock") or params.get("DestinationIpv6CidrBlock") or ""
-    return f"r-{ctx.get('routeTableId')}{crc(dest)}", {"origin": "CreateRoute", "state": "active"}
-
 
 def route_table_association(ctx: Ctx) -> Result:
     assoc = ctx.client("ec2").associate_route_table(**drop_none({
@@ -268,16 +262,6 @@ def _sg_rule_vpc(direction: str) -> Handler:
                      "arn": f"arn:aws:ec2:{ctx.region}:{ACCOUNT_ID}:security-group-rule/{rid}"}
     return create
 
-
-def security_group_rule(ctx: Ctx) -> Result:
-    ec2 = ctx.client("ec2")
-    gid = ctx.get("securityGroupId")
-    perm = _self_rule(ctx.inputs, gid)
-    if ctx.get("type") == "egress":
-        ec2.authorize_security_group_egress(GroupId=gid, IpPermissions=[perm])
-    else:
-        ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[perm])
-    return f"sgrule-{crc(ctx.name, gid)}", {}
 
 
 def vpc_endpoint(ctx: Ctx) -> Result:
@@ -351,12 +335,6 @@ def kms_key(ctx: Ctx) -> Result:
     return meta["KeyId"], {"keyId": meta["KeyId"], "arn": meta["Arn"]}
 
 
-def kms_alias(ctx: Ctx) -> Result:
-    name = ctx.physical_name()
-    ctx.client("kms").create_alias(AliasName=name, TargetKeyId=ctx.get("targetKeyId"))
-    return name, {"name": name, "arn": f"arn:aws:kms:{ctx.region}:{ACCOUNT_ID}:{name}",
-                  "targetKeyArn": f"arn:aws:kms:{ctx.region}:{ACCOUNT_ID}:key/{ctx.get('targetKeyId')}"}
-
 
 def iam_role(ctx: Ctx) -> Result:
     iam = ctx.clients.get("iam", "us-east-1")
@@ -386,29 +364,7 @@ def iam_role_policy(ctx: Ctx) -> Result:
     return f"{ctx.get('role')}:{name}", {"name": name}
 
 
-def iam_policy(ctx: Ctx) -> Result:
-    name = ctx.physical_name(max_len=128)
-    policy = ctx.clients.get("iam", "us-east-1").create_policy(**drop_none({
-        "PolicyName": name, "Path": ctx.get("path"), "Description": ctx.get("description"),
-        "PolicyDocument": as_json_text(ctx.get("policy")), "Tags": tag_list(ctx.tags)}))["Policy"]
-    return policy["Arn"], {"name": name, "arn": policy["Arn"], "policyId": policy["PolicyId"]}
 
-
-def iam_instance_profile(ctx: Ctx) -> Result:
-    iam = ctx.clients.get("iam", "us-east-1")
-    name = ctx.physical_name(max_len=128)
-    profile = iam.create_instance_profile(InstanceProfileName=name)["InstanceProfile"]
-    if ctx.get("role"):
-        iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=ctx.get("role"))
-    return name, {"name": name, "arn": profile["Arn"], "uniqueId": profile["InstanceProfileId"]}
-
-
-def iam_oidc_provider(ctx: Ctx) -> Result:
-    resp = ctx.clients.get("iam", "us-east-1").create_open_id_connect_provider(**drop_none({
-        "Url": ctx.get("url"), "ClientIDList": ctx.get("clientIdLists", []),
-        "ThumbprintList": ctx.get("thumbprintLists") or ["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"],
-        "Tags": tag_list(ctx.tags)}))
-    return resp["OpenIDConnectProviderArn"], {"arn": resp["OpenIDConnectProviderArn"]}
 
 
 def secret(ctx: Ctx) -> Result:
@@ -830,26 +786,11 @@ def listener_rule(ctx: Ctx) -> Result:
     return rule["RuleArn"], {"arn": rule["RuleArn"]}
 
 
-def target_group_attachment(ctx: Ctx) -> Result:
-    target = drop_none({"Id": ctx.get("targetId"), "Port": as_int(ctx.get("port")),
-                        "AvailabilityZone": ctx.get("availabilityZone")})
-    ctx.client("elbv2").register_targets(TargetGroupArn=ctx.get("targetGroupArn"), Targets=[target])
-    return f"{ctx.get('targetGroupArn')}-{crc(ctx.get('targetId'))}", {}
-
 
 # ---------------------------------------------------------------------------------------------
 # Route 53
 # ---------------------------------------------------------------------------------------------
 
-
-def hosted_zone(ctx: Ctx) -> Result:
-    name = ctx.get("name")
-    zone = ctx.clients.get("route53", "us-east-1").create_hosted_zone(
-        Name=name, CallerReference=f"{ctx.name}-{crc(name)}",
-        HostedZoneConfig=drop_none({"Comment": ctx.get("comment", "Managed by Pulumi")}))
-    zid = zone["HostedZone"]["Id"].split("/")[-1]
-    return zid, {"zoneId": zid, "nameServers": zone["DelegationSet"]["NameServers"],
-                 "arn": f"arn:aws:route53:::hostedzone/{zid}"}
 
 
 def health_check(ctx: Ctx) -> Result:
@@ -981,11 +922,6 @@ def metric_alarm(ctx: Ctx) -> Result:
     return name, {"name": name, "arn": f"arn:aws:cloudwatch:{ctx.region}:{ACCOUNT_ID}:alarm:{name}"}
 
 
-def dashboard(ctx: Ctx) -> Result:
-    name = ctx.get("dashboardName") or ctx.physical_name()
-    ctx.client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=as_json_text(ctx.get("dashboardBody")))
-    return name, {"dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT_ID}:dashboard/{name}"}
-
 
 def db_event_subscription(ctx: Ctx) -> Result:
     name = ctx.physical_name(max_len=255)
@@ -1048,22 +984,16 @@ HANDLERS: dict[str, Handler] = {
     "aws:ec2/eip:Eip": eip,
     "aws:ec2/natGateway:NatGateway": nat_gateway,
     "aws:ec2/routeTable:RouteTable": route_table,
-    "aws:ec2/route:Route": route,
     "aws:ec2/routeTableAssociation:RouteTableAssociation": route_table_association,
     "aws:ec2/securityGroup:SecurityGroup": security_group,
-    "aws:ec2/securityGroupRule:SecurityGroupRule": security_group_rule,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _sg_rule_vpc("ingress"),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _sg_rule_vpc("egress"),
     "aws:ec2/vpcEndpoint:VpcEndpoint": vpc_endpoint,
     "aws:ec2/launchTemplate:LaunchTemplate": launch_template,
     "aws:kms/key:Key": kms_key,
-    "aws:kms/alias:Alias": kms_alias,
     "aws:iam/role:Role": iam_role,
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": iam_role_policy_attachment,
     "aws:iam/rolePolicy:RolePolicy": iam_role_policy,
-    "aws:iam/policy:Policy": iam_policy,
-    "aws:iam/instanceProfile:InstanceProfile": iam_instance_profile,
-    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": iam_oidc_provider,
     "aws:secretsmanager/secret:Secret": secret,
     "aws:secretsmanager/secretVersion:SecretVersion": secret_version,
     "aws:cloudwatch/logGroup:LogGroup": log_group,
@@ -1080,20 +1010,13 @@ HANDLERS: dict[str, Handler] = {
     "aws:elasticache/replicationGroup:ReplicationGroup": cache_replication_group,
     "aws:elasticache/globalReplicationGroup:GlobalReplicationGroup": cache_global_replication_group,
     "aws:lb/loadBalancer:LoadBalancer": load_balancer,
-    "aws:alb/loadBalancer:LoadBalancer": load_balancer,
     "aws:lb/targetGroup:TargetGroup": target_group,
-    "aws:alb/targetGroup:TargetGroup": target_group,
     "aws:lb/listener:Listener": listener,
-    "aws:alb/listener:Listener": listener,
     "aws:lb/listenerRule:ListenerRule": listener_rule,
-    "aws:alb/listenerRule:ListenerRule": listener_rule,
-    "aws:lb/targetGroupAttachment:TargetGroupAttachment": target_group_attachment,
-    "aws:route53/zone:Zone": hosted_zone,
     "aws:route53/healthCheck:HealthCheck": health_check,
     "aws:route53/record:Record": record,
     "aws:dynamodb/table:Table": dynamodb_table,
     "aws:cloudwatch/metricAlarm:MetricAlarm": metric_alarm,
-    "aws:cloudwatch/dashboard:Dashboard": dashboard,
     "aws:rds/eventSubscription:EventSubscription": db_event_subscription,
     "aws:cloudwatch/eventRule:EventRule": event_rule,
     "aws:cloudwatch/eventTarget:EventTarget": event_target,

@@ -265,7 +265,7 @@ def run_drill(opts: DrillOptions, console: Console, progress: IO[str] | None = N
         if result.ok:
             verdicts = verify_failover(clients, o, {o.primary_region}, {s.name: s.replicas for s in o.services})
         else:
-            verdicts = verify_not_promoted(clients, o, {o.primary_region})
+            verdicts = verify_not_promoted(clients, o)
         if opts.show_inventory:
             print_inventory(collect(clients, [o.dr_region]), console, "local AWS after the drill")
         fallbacks = fallback_summary(deployment.fallbacks)

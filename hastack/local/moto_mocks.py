@@ -32,16 +32,8 @@ UNMODELLED: dict[str, str] = {
     "kubernetes:": "no Kubernetes API server in the local AWS: the object is kept as a manifest "
                    "(build/manifests/<region>/)",
     "random:": "not an AWS resource: the pulumi-random provider computes it itself (offline value)",
-    "tls:": "not an AWS resource: computed by the provider itself (offline value)",
-    "aws:eks/addon:Addon": "moto's EKS has no add-on API (CreateAddon)",
-    "aws:eks/accessEntry:AccessEntry": "moto's EKS has no access-entry API (CreateAccessEntry)",
-    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": "moto's EKS has no access-policy API",
-    "aws:eks/podIdentityAssociation:PodIdentityAssociation": "moto's EKS has no pod-identity API",
     "aws:cloudwatch/compositeAlarm:CompositeAlarm": "moto 5.2.5 does not route PutCompositeAlarm (its "
                                                     "describe_alarms would show none); not on the DR path",
-    "aws:cloudwatch/metricStream": "moto has no CloudWatch metric streams",
-    "aws:wafv2/": "WAF rules are not exercised by the drill (moto's WAFv2 is partial)",
-    "aws:shield/": "moto has no Shield Advanced protections API",
 }
 GENERIC_REASON = "no moto handler for this type in hastack/local/aws_resources.py (offline value used)"
 

@@ -132,7 +132,7 @@ def verify_failover(clients: AwsClients, o: DrOutputs, down_regions: set[str], r
     ]
 
 
-def verify_not_promoted(clients: AwsClients, o: DrOutputs, down_regions: set[str]) -> list[Verdict]:
+def verify_not_promoted(clients: AwsClients, o: DrOutputs) -> list[Verdict]:
     """The checks of a refused failover: nothing was promoted, DNS did not move, the lock is free."""
     db = clients.get("rds", o.dr_region).describe_db_instances(
         DBInstanceIdentifier=o.database.replica.identifier)["DBInstances"][0]
