@@ -46,14 +46,16 @@ def test_down_region_stops_answering_but_global_services_and_other_regions_do(se
     check = r53.create_health_check(CallerReference="c", HealthCheckConfig={
         "Type": "HTTPS", "FullyQualifiedDomainName": "alb.example.com", "Port": 443, "ResourcePath": "/"})
     check_id = check["HealthCheck"]["Id"]
-    WorldClient(server.endpoint).set_world(downRegions=["us-east-1"], redHealthChecks=[check_id])
+    WorldClient(server.endpoint).set_world(downRegions=["us-west-2"], redHealthChecks=[check_id])
     with pytest.raises((ConnectionClosedError, EndpointConnectionError)):
-        _client(server.endpoint, "ec2", "us-east-1").describe_vpcs()
-    assert _client(server.endpoint, "ec2", "us-west-2").describe_vpcs()["Vpcs"] is not None
+        _client(server.endpoint, "ec2", "us-west-2").describe_vpcs()
+    assert _client(server.endpoint, "ec2", "us-east-1").describe_vpcs()["Vpcs"] is not None
     status = r53.get_health_check_status(HealthCheckId=check_id)["HealthCheckObservations"]
     assert status and all(o["StatusReport"]["Status"].startswith("Failure") for o in status)
     WorldClient(server.endpoint).set_world(downRegions=[], redHealthChecks=[])
-    assert _client(server.endpoint, "ec2", "us-east-1").describe_vpcs()["Vpcs"] is not None
+    assert _client(server.endpoint, "ec2", "us-west-2").describe_vpcs()["Vpcs"] is not None
+    status = r53.get_health_check_status(HealthCheckId=check_id)["HealthCheckObservations"]
+    assert all(o["StatusReport"]["Status"].startswith("Success") for o in status), "not a load balancer: assumed up"
 
 
 def test_global_datastore_is_emulated_with_membership_and_failover(server: InProcessServer) -> None:
@@ -89,6 +91,13 @@ def test_local_down_leaves_no_process(tmp_path: Path) -> None:
     pid = int(record["pid"])
     assert _alive(pid) and WorldClient(record["endpoint"]).is_up()
     assert pid_file(tmp_path, "prod").is_file()
+    host, resolver_port = record["resolver"].split(":")
+    assert (host, int(resolver_port)) == WorldClient(record["endpoint"]).resolver()
+    # The detached world holds a connection in a hanging outage: `local down` must not wait on it.
+    WorldClient(record["endpoint"]).outage(["us-west-2"], mode="hang")
+    held = socket.create_connection(("127.0.0.1", port))
+    held.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nAuthorization: AWS4-HMAC-SHA256 Credential=t/20260101/us-west-2/"
+                 b"ec2/aws4_request, SignedHeaders=host, Signature=0\r\n\r\n")
 
     result = CliRunner().invoke(app, ["local", "down", "--stack", "prod", "--build-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -96,7 +105,16 @@ def test_local_down_leaves_no_process(tmp_path: Path) -> None:
     assert not _alive(pid), "local down must leave no process behind"
     assert not pid_file(tmp_path, "prod").exists()
     assert not WorldClient(record["endpoint"]).is_up()
+    held.close()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind((host, int(resolver_port)))  # the resolver's port is free again: nothing left bound
     assert "nothing to stop" in stop_detached(tmp_path, "prod")
+
+
+def test_drill_region_refuses_an_unknown_outage_mode() -> None:
+    result = CliRunner().invoke(app, ["drill", "region", "--outage", "sideways"])
+    assert result.exit_code == 2
+    assert "--outage 'sideways' is not one of refuse, hang" in " ".join(result.output.split())
 
 
 def test_local_up_refuses_a_port_in_use(tmp_path: Path) -> None:

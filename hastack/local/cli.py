@@ -23,7 +23,7 @@ from hastack.config import ConfigError
 from hastack.errors import EXIT_REFUSED, UserError
 from hastack.local.demo import run_demo
 from hastack.local.deploy import LocalDeployError, deploy, fallback_summary, write_local_outputs
-from hastack.local.drill import LATENCY_PROFILES, DrillError, DrillOptions, print_drill, run_drill
+from hastack.local.drill import LATENCY_PROFILES, OUTAGE_MODES, DrillError, DrillOptions, print_drill, run_drill
 from hastack.local.inventory import collect, print_inventory
 from hastack.local.moto_mocks import AwsClients
 from hastack.local.server import (
@@ -76,8 +76,8 @@ def up(
     try:
         if detach:
             record = start_detached(build_dir, stack, port)
-            out.print(f"local AWS running in the background: pid {record['pid']}, {record['endpoint']} "
-                      f"(log {record['log']})")
+            out.print(f"local AWS running in the background: pid {record['pid']}, {record['endpoint']}, DNS resolver "
+                      f"udp {record['resolver']} (log {record['log']})")
             try:
                 _deploy_and_show(stack, record["endpoint"], build_dir)
             except (typer.Exit, UserError):
@@ -91,7 +91,9 @@ def up(
         raise UserError(str(exc)) from None
     try:
         _deploy_and_show(stack, server.endpoint, build_dir)
-        out.print(f"serving on {server.endpoint} until Ctrl-C (AWS_ENDPOINT_URL={server.endpoint})")
+        host, resolver_port = server.resolver_address
+        out.print(f"serving on {server.endpoint} (DNS resolver udp {host}:{resolver_port}) until Ctrl-C "
+                  f"(AWS_ENDPOINT_URL={server.endpoint})")
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
@@ -161,6 +163,8 @@ def drill_region(
                                              "durations on the DR command's simulated clock."),
     replica_lag: float = typer.Option(2.0, "--replica-lag", min=0.0, help="Replica lag (s) the local world reports "
                                                                            "for the DR replica before the outage."),
+    outage: str = typer.Option("refuse", "--outage", help=f"{' | '.join(OUTAGE_MODES)}: the primary region's endpoints "
+                                                          "close connections unanswered, or hold them unanswered."),
     report: Path | None = typer.Option(None, "--report", help="JSON report (default build/drill-<stack>.json)."),
     svg: Path | None = typer.Option(None, "--svg", help="Gantt chart (default build/drill-<stack>.svg)."),
     build_dir: Path = BUILD_DIR_OPTION,
@@ -168,7 +172,9 @@ def drill_region(
     """Regional failover on a fresh local AWS: deploy, kill the primary region, real DR scale-up, verify."""
     if latency_profile not in LATENCY_PROFILES:
         raise UserError(f"--latency-profile {latency_profile!r} is not one of {', '.join(LATENCY_PROFILES)}")
-    opts = DrillOptions(stack=stack, latency_profile=latency_profile, replica_lag_seconds=replica_lag,
+    if outage not in OUTAGE_MODES:
+        raise UserError(f"--outage {outage!r} is not one of {', '.join(OUTAGE_MODES)}")
+    opts = DrillOptions(stack=stack, latency_profile=latency_profile, outage=outage, replica_lag_seconds=replica_lag,
                         build_dir=build_dir, report_path=report, svg_path=svg)
     with _user_errors(stack):
         drill = run_drill(opts, out, progress=sys.stdout)

@@ -20,11 +20,13 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hastack.local.world.resolver import DnsResolver
 from hastack.local.world.state import WORLD
 from hastack.local.world.wsgi import CONTROL_PATH, build_app
 
@@ -63,12 +65,22 @@ def port_is_free(port: int) -> bool:
 
 
 class InProcessServer:
-    """moto + world control served from a thread of this process (what `local up` and drills use)."""
+    """The world served from threads of this process (what `local up` and drills use): moto with the
+    world's control endpoint on a TCP port, and the world's DNS resolver on a UDP port, both 127.0.0.1."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, resolver_port: int = 0) -> None:
         self.requested_port = port
+        self.requested_resolver_port = resolver_port
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._resolver: DnsResolver | None = None
+
+    @property
+    def resolver_address(self) -> tuple[str, int]:
+        """(host, port) of the world's DNS resolver (UDP)."""
+        if self._resolver is None:
+            raise LocalAwsError("the local AWS is not started")
+        return self._resolver.address
 
     @property
     def endpoint(self) -> str:
@@ -83,8 +95,19 @@ class InProcessServer:
         if self.requested_port and not port_is_free(self.requested_port):
             raise LocalAwsError(f"port {self.requested_port} on {LOOPBACK} is already in use "
                                 "(pick another with --port, or stop what holds it: hastack local down)")
-        self._server = make_server(LOOPBACK, self.requested_port, build_app(), threaded=True,
-                                   request_handler=_quiet_handler())
+        app = build_app()
+        try:
+            self._resolver = DnsResolver(WORLD, self.requested_resolver_port).start()
+        except OSError as exc:
+            raise LocalAwsError(f"the DNS resolver could not bind udp {LOOPBACK}:{self.requested_resolver_port}: "
+                                f"{exc.strerror or exc}") from None
+        app.resolver = self._resolver.address  # known before the first request is answered
+        try:
+            self._server = make_server(LOOPBACK, self.requested_port, app, threaded=True,
+                                       request_handler=_quiet_handler())
+        except OSError:
+            self.stop()
+            raise
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
         self._thread.start()
         # moto's backends are process-wide: a new server starts from an empty world, never from
@@ -93,13 +116,18 @@ class InProcessServer:
         return self
 
     def stop(self) -> None:
+        # Held connections first: a hanging outage must not hang the server's own stop.
+        WORLD.release_held()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._resolver is not None:
+            self._resolver.stop()
         self._server = None
         self._thread = None
+        self._resolver = None
         # The world is one per process, like moto's backends: an outage must not outlive its server
         # (a later in-process `mock_aws` in this process would see it).
         WORLD.heal()
@@ -117,7 +145,11 @@ class InProcessServer:
 
 
 class WorldClient:
-    """Talks to a running local AWS: readiness, world changes, a full reset."""
+    """Talks to a running local world (in-process or detached) through its control endpoint.
+
+    Every method is one HTTP request to `/_hastack/world[/...]` on 127.0.0.1 (see
+    `hastack.local.world.wsgi` for the endpoint and `hastack.local.world.state` for the fields).
+    """
 
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint.rstrip("/")
@@ -134,10 +166,54 @@ class WorldClient:
             return {}
 
     def world(self) -> dict[str, Any]:
+        """The world's state: downRegions, outageMode, route53Api(Dark), throttles, heldConnections,
+        resolver, lastCall, ..."""
         return self._request(CONTROL_PATH)
 
     def set_world(self, **change: Any) -> dict[str, Any]:
+        """Change the world (keys as in the control endpoint); a bad key or value raises HTTPError 400."""
         return self._request(CONTROL_PATH, change)
+
+    def outage(self, regions: list[str], mode: str = "refuse") -> dict[str, Any]:
+        """Darken `regions` (`refuse`: connections close unanswered; `hang`: held unanswered)."""
+        return self.set_world(downRegions=list(regions), outageMode=mode)
+
+    def heal(self) -> dict[str, Any]:
+        """End the outage, throttles and red checks; default modes (resources and the call log stay)."""
+        return self.set_world(downRegions=[], outageMode="refuse", route53Api="auto", redHealthChecks=[],
+                              throttles=[], globalDatastorePlannedFailover="refuseWhilePrimaryDark")
+
+    def throttle(self, service: str, seconds: float, region: str | None = None, operations: list[str] | None = None,
+                 status: int = 400, code: str | None = None) -> dict[str, Any]:
+        """Answer matching calls with the service's throttling error for `seconds` (added to the others)."""
+        burst: dict[str, Any] = {"service": service, "seconds": seconds, "status": status}
+        burst.update({k: v for k, v in (("region", region), ("operations", operations), ("code", code)) if v})
+        return self.set_world(addThrottles=[burst])
+
+    def calls(self, since: int = 0, service: str | None = None) -> list[dict[str, Any]]:
+        """The call log after sequence number `since` (each: seq, time, epoch, service, region,
+        operation, outcome answered|refused|hung|throttled, status, via server|in-process|dns)."""
+        query = f"?since={int(since)}" + (f"&service={urllib.parse.quote(service)}" if service else "")
+        return list(self._request(f"{CONTROL_PATH}/calls{query}")["calls"])
+
+    def clear_calls(self) -> None:
+        self.set_world(clearCalls=True)
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        """Every Route 53 health check's computed health: {id: {type, healthy, reason}}."""
+        return dict(self._request(f"{CONTROL_PATH}/health")["healthChecks"])
+
+    def dns(self, name: str, rtype: str = "A") -> dict[str, Any]:
+        """What the world's resolver answers for `name`: {rcode, records: [{name, type, ttl, value}], why}."""
+        query = urllib.parse.urlencode({"name": name, "type": rtype})
+        return self._request(f"{CONTROL_PATH}/dns?{query}")
+
+    def resolver(self) -> tuple[str, int]:
+        """(host, port) of the world's DNS resolver (UDP, 127.0.0.1)."""
+        found = self.world().get("resolver")
+        if not found:
+            raise LocalAwsError(f"the local AWS on {self.endpoint} runs no DNS resolver")
+        return str(found["host"]), int(found["port"])
 
     def ensure_certificates(self, arns: list[str], domain: str) -> None:
         """Issued ACM certificates with these exact ARNs (certificates the stack config names)."""
@@ -145,9 +221,10 @@ class WorldClient:
             self.set_world(certificates=arns, domain=domain)
 
     def reset(self) -> None:
-        """Forget every resource (moto's reset) and heal the world."""
+        """Forget every resource (moto's reset), heal the world, forget emulated state and the call log."""
         self._request("/moto-api/reset", {}, timeout=120.0)  # dropping a whole deployed world takes a while
-        self.set_world(downRegions=[], redHealthChecks=[], resetEmulation=True)
+        self.heal()
+        self.set_world(resetEmulation=True, clearCalls=True)
 
     def is_up(self) -> bool:
         try:
@@ -270,8 +347,10 @@ def start_detached(build_dir: Path, stack: str, port: int) -> dict[str, Any]:
     log_path = build_dir / f"local-{stack}.log"
     server = ProcessServer(port, log_path=log_path, detach=True).start()
     assert server.process is not None
+    host, resolver_port = WorldClient(server.endpoint).resolver()
     record = {"pid": server.process.pid, "port": server.port, "endpoint": server.endpoint, "stack": stack,
-              "log": str(log_path), "startedAt": datetime.now(UTC).isoformat(timespec="seconds")}
+              "resolver": f"{host}:{resolver_port}", "log": str(log_path),
+              "startedAt": datetime.now(UTC).isoformat(timespec="seconds")}
     pid_file(build_dir, stack).write_text(json.dumps(record, indent=2) + "\n")
     return record
 
@@ -330,7 +409,8 @@ def main(argv: list[str] | None = None) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    print(f"local AWS serving on {server.endpoint}", flush=True)
+    host, resolver_port = server.resolver_address
+    print(f"local AWS serving on {server.endpoint}, DNS resolver on udp {host}:{resolver_port}", flush=True)
     stop.wait()
     server.stop()
 

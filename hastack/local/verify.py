@@ -6,11 +6,10 @@ group; the Route 53 switch is flipped and the failover record resolves to the DR
 the cache's Global Datastore primary is in the DR region; the DR lock is released. Each check is
 one sentence, like the DR command's steps.
 
-`dns_answer` evaluates Route 53 failover routing the way Route 53 does: a record is healthy when
-its health check is (CALCULATED checks count healthy children against the threshold; a disabled
-check counts as healthy; `Inverted` flips the result) and, with EvaluateTargetHealth, when its
-load balancer has a healthy target; PRIMARY answers when healthy, else SECONDARY — and when both
-are unhealthy Route 53 answers as if both were healthy (the primary).
+What DNS answers is asked of DNS: the record and the DR load balancer's name are resolved through
+the world's resolver (Route 53's data plane as the world computes it: health checks, failover
+routing, alias targets; `hastack.local.world.route53`), never read from the switch or from
+Route 53's API.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from dns.exception import DNSException
 
 from hastack.dr.outputs import DrOutputs
 from hastack.local.moto_mocks import AwsClients
@@ -31,83 +31,14 @@ class Verdict:
     detail: str
 
 
-class HealthEvaluator:
-    """Route 53's view of health checks, from GetHealthCheck / GetHealthCheckStatus."""
+def resolve(resolver: tuple[str, int], name: str, timeout: float = 2.0) -> list[str]:
+    """The A records `name` resolves to through the DNS server at `resolver` (one UDP query)."""
+    import dns.message
+    import dns.query
+    import dns.rdatatype
 
-    def __init__(self, clients: AwsClients, down_regions: set[str]) -> None:
-        self.r53 = clients.get("route53", "us-east-1")
-        self.clients = clients
-        self.down_regions = down_regions
-        self._cache: dict[str, bool] = {}
-
-    def healthy(self, check_id: str) -> bool:
-        if check_id not in self._cache:
-            self._cache[check_id] = self._evaluate(check_id)
-        return self._cache[check_id]
-
-    def _evaluate(self, check_id: str) -> bool:
-        cfg = self.r53.get_health_check(HealthCheckId=check_id)["HealthCheck"]["HealthCheckConfig"]
-        if cfg.get("Disabled"):
-            healthy = True
-        elif cfg["Type"] == "CALCULATED":
-            children = cfg.get("ChildHealthChecks") or []
-            healthy = sum(self.healthy(c) for c in children) >= int(cfg.get("HealthThreshold") or 0)
-        else:
-            observations = self.r53.get_health_check_status(HealthCheckId=check_id)["HealthCheckObservations"]
-            ok = sum(o["StatusReport"]["Status"].startswith("Success") for o in observations)
-            healthy = ok * 100 > 18 * len(observations)  # Route 53: healthy when > 18% of checkers agree
-        return not healthy if cfg.get("Inverted") else healthy
-
-    def load_balancer_healthy(self, dns_name: str) -> bool:
-        """EvaluateTargetHealth for an ALB alias: at least one healthy target behind it."""
-        region = _region_of_elb_dns(dns_name)
-        if region is None or region in self.down_regions:
-            return False
-        elb = self.clients.get("elbv2", region)
-        for lb in elb.describe_load_balancers()["LoadBalancers"]:
-            if lb["DNSName"].rstrip(".").lower() != dns_name.rstrip(".").lower():
-                continue
-            for tg in elb.describe_target_groups(LoadBalancerArn=lb["LoadBalancerArn"])["TargetGroups"]:
-                health = elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
-                if any(t["TargetHealth"]["State"] == "healthy" for t in health):
-                    return True
-        return False
-
-
-def _region_of_elb_dns(dns_name: str) -> str | None:
-    parts = dns_name.rstrip(".").split(".")
-    return parts[-4] if len(parts) >= 4 and parts[-3] == "elb" else None
-
-
-def dns_answer(clients: AwsClients, zone_id: str, record_name: str, down_regions: set[str]) -> str | None:
-    """The alias target Route 53 would answer for `record_name` now (None without failover records)."""
-    r53 = clients.get("route53", "us-east-1")
-    name = record_name.rstrip(".") + "."
-    sets = [r for r in r53.list_resource_record_sets(HostedZoneId=zone_id, StartRecordName=name)["ResourceRecordSets"]
-            if r["Name"] == name and r.get("Failover")]
-    if not sets:
-        return None
-    health = HealthEvaluator(clients, down_regions)
-
-    def target(rrset: dict[str, Any]) -> str:
-        alias = rrset.get("AliasTarget") or {}
-        return str(alias.get("DNSName") or (rrset.get("ResourceRecords") or [{}])[0].get("Value", "")).rstrip(".")
-
-    def ok(rrset: dict[str, Any]) -> bool:
-        if rrset.get("HealthCheckId") and not health.healthy(rrset["HealthCheckId"]):
-            return False
-        alias = rrset.get("AliasTarget") or {}
-        if alias.get("EvaluateTargetHealth"):
-            return health.load_balancer_healthy(alias["DNSName"])
-        return True
-
-    primary = next((r for r in sets if r["Failover"] == "PRIMARY"), None)
-    secondary = next((r for r in sets if r["Failover"] == "SECONDARY"), None)
-    if primary is not None and ok(primary):
-        return target(primary)
-    if secondary is not None and ok(secondary):
-        return target(secondary)
-    return target(primary or secondary)  # every record unhealthy: Route 53 answers as if all were healthy
+    response = dns.query.udp(dns.message.make_query(name, "A"), resolver[0], port=resolver[1], timeout=timeout)
+    return sorted(r.address for rrset in response.answer if rrset.rdtype == dns.rdatatype.A for r in rrset)
 
 
 def _safe(check: str, fn: Any) -> Verdict:
@@ -115,9 +46,11 @@ def _safe(check: str, fn: Any) -> Verdict:
         return fn()
     except (ClientError, BotoCoreError) as exc:
         return Verdict(check, False, f"could not read it from AWS: {exc}")
+    except DNSException as exc:
+        return Verdict(check, False, f"could not resolve it: {exc}")
 
 
-def verify_failover(clients: AwsClients, o: DrOutputs, down_regions: set[str], replicas: dict[str, int]
+def verify_failover(clients: AwsClients, o: DrOutputs, resolver: tuple[str, int], replicas: dict[str, int]
                     ) -> list[Verdict]:
     """Every end-state check of a regional failover to `o.dr_region` (see the module docstring)."""
     dr = o.dr_region
@@ -126,7 +59,7 @@ def verify_failover(clients: AwsClients, o: DrOutputs, down_regions: set[str], r
         _safe("DR node groups at prod size", lambda: _node_groups(clients, o)),
         _safe("DR target groups healthy", lambda: _targets(clients, o, replicas)),
         _safe("Route 53 switch flipped", lambda: _switch(clients, o)),
-        _safe("DNS answers with the DR load balancer", lambda: _dns(clients, o, down_regions, expect=dr)),
+        _safe("DNS answers with the DR load balancer", lambda: _dns(o, resolver, expect=dr)),
         _safe("cache Global Datastore primary in DR", lambda: _cache(clients, o)),
         _safe("DR lock released", lambda: _lock(clients, o)),
     ]
@@ -196,11 +129,13 @@ def _switch(clients: AwsClients, o: DrOutputs) -> Verdict:
                    f"({'traffic to DR' if inverted else 'traffic to primary'})")
 
 
-def _dns(clients: AwsClients, o: DrOutputs, down_regions: set[str], expect: str) -> Verdict:
-    answer = dns_answer(clients, o.dns.hosted_zone_id, o.dns.record_name, down_regions)
-    want = o.ingress[expect].alb_dns_name.rstrip(".")
-    return Verdict("DNS answers with the DR load balancer", answer == want,
-                   f"{o.dns.record_name} -> {answer} (DR ALB {want})")
+def _dns(o: DrOutputs, resolver: tuple[str, int], expect: str) -> Verdict:
+    answer = resolve(resolver, o.dns.record_name)
+    alb = o.ingress[expect].alb_dns_name.rstrip(".")
+    want = resolve(resolver, alb)
+    return Verdict("DNS answers with the DR load balancer", bool(answer) and answer == want,
+                   f"{o.dns.record_name} -> {', '.join(answer) or 'no answer'} "
+                   f"(DR ALB {alb} -> {', '.join(want) or '?'}; resolved through {resolver[0]}:{resolver[1]})")
 
 
 def _cache(clients: AwsClients, o: DrOutputs) -> Verdict:

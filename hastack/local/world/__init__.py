@@ -1,10 +1,14 @@
 """The local world: one fake AWS (moto plus what moto lacks) for `local up`, drills and the DR tests.
 
-What it owns: the world's state (`state.WORLD`: outages, red health checks, Global Datastores),
-moto's missing behaviour patched into moto itself (`extensions`), the verdict on each request
-in-process (`inprocess`, for `mock_aws`) and in a server (`wsgi`, the layer in front of moto's
-WSGI app with the control endpoint `/_hastack/world`), what an account holds before the stack
-(`preexisting`), and a pilot-light world seeded from stack outputs (`seed`).
+Owns: the world's state (`state.WORLD`: outages and their modes, Route 53's API, throttles, red
+health checks, held connections, Global Datastores, the call log `calls`), moto's missing
+behaviour patched into moto itself (`extensions`: Global Datastore, node groups, RDS replicas,
+managed policies, alarm health checks, alarms evaluated from data by `alarms`), Route 53's data
+plane (`route53`: check health and DNS answers; `resolver`: the loopback UDP name server), the
+verdict on each request in-process (`inprocess`, for `mock_aws`) and in a server (`wsgi`, the layer
+in front of moto's WSGI app with the control endpoint `/_hastack/world`), AWS error answers the
+world gives (`errors`), what an account holds before the stack (`preexisting`), and a pilot-light
+world seeded from stack outputs (`seed`).
 
 May import: moto, boto3/botocore, the standard library (the world is what the DR command, the plan
 and the CLI are tested against, so it never depends on them).

@@ -10,7 +10,12 @@ and in a server (`hastack.local.server`), and every other API sees one consisten
   promoted replica is standalone (moto keeps `ReadReplicaSourceDBInstanceIdentifier` and the
   source's replica list).
 - **AWS managed IAM policies exist** when a role attaches one (`preexisting`).
-- **Route 53 health-check status** follows the world (`GetHealthCheckStatus` of a red check fails).
+- **Route 53 health checks on CloudWatch alarms** keep their `AlarmIdentifier` and
+  `InsufficientDataHealthStatus` (moto drops both), and `CreateHealthCheck` refuses what Route 53
+  refuses (no alarm, a high-resolution alarm); `GetHealthCheckStatus` reports the health the world
+  computes (`route53`), not moto's constant "Success".
+- **CloudWatch alarms follow their metric data** (`alarms`): evaluated on `PutMetricData`, on
+  `DescribeAlarms`, and when a health check reads them; a new alarm starts INSUFFICIENT_DATA.
 - Speed only: moto's EKS builds a new boto3 session (re-reading endpoints.json) per role check.
 
 `install()` is idempotent and process-wide, like moto's backends.
@@ -22,10 +27,12 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from hastack.local.world import alarms
 from hastack.local.world.accounts import ACCOUNT_ID
 from hastack.local.world.global_datastore import GlobalDatastoreError
 from hastack.local.world.nodegroups import resize_nodegroup_asgs
 from hastack.local.world.preexisting import ensure_aws_managed_policy
+from hastack.local.world.route53 import Route53View
 from hastack.local.world.state import WORLD
 
 _INSTALLED: list[bool] = []
@@ -42,6 +49,7 @@ def install() -> None:
         _eks()
         _iam()
         _route53()
+        _cloudwatch()
         _INSTALLED.append(True)
 
 
@@ -182,28 +190,134 @@ def _iam() -> None:
     IAMBackend.attach_role_policy = attach_role_policy  # type: ignore[method-assign]
 
 
-# --- Route 53 health-check status ----------------------------------------------------------------
-
 #: Route 53's checkers report from several regions; a failing endpoint fails in all of them.
 _CHECKER_REGIONS = (("us-east-1", "15.177.2.10"), ("us-west-1", "15.177.10.10"), ("eu-west-1", "15.177.62.10"))
 
 
+# --- Route 53: alarm health checks kept, health-check status from the world --------------------
+
+_INSUFFICIENT_DATA_STATUSES = ("Healthy", "Unhealthy", "LastKnownStatus")
+
+
+def _validate_alarm_check(config: dict[str, Any]) -> None:
+    """What Route 53 refuses in a CLOUDWATCH_METRIC check: no alarm, a high-resolution alarm."""
+    from moto.cloudwatch.models import cloudwatch_backends
+    from moto.route53.exceptions import InvalidInput
+
+    status = config.get("InsufficientDataHealthStatus")
+    if status is not None and status not in _INSUFFICIENT_DATA_STATUSES:
+        raise InvalidInput(f"InsufficientDataHealthStatus {status!r}: one of {', '.join(_INSUFFICIENT_DATA_STATUSES)}")
+    if config.get("Type") != "CLOUDWATCH_METRIC":
+        return
+    ident = config.get("AlarmIdentifier") or {}
+    if not ident.get("Region") or not ident.get("Name"):
+        raise InvalidInput("A CLOUDWATCH_METRIC health check needs AlarmIdentifier (Region and Name)")
+    alarm = cloudwatch_backends[ACCOUNT_ID][ident["Region"]].alarms.get(ident["Name"])
+    if alarm is not None and int(alarm.period or 60) < 60:
+        raise InvalidInput(f"alarm {ident['Name']} has a period of {alarm.period} s: Route 53 health checks do not "
+                           "support high-resolution alarms (period under 60 s)")
+
+
 def _route53() -> None:
     from moto.core.responses import ActionResult
+    from moto.route53.models import HealthCheck
     from moto.route53.responses import Route53
 
-    original_status = Route53.get_health_check_status
+    config_of = HealthCheck.health_check_config.fget  # type: ignore[attr-defined]
+
+    def health_check_config(self: Any) -> dict[str, Any]:
+        config = config_of(self)
+        if getattr(self, "hastack_alarm", None):
+            config["AlarmIdentifier"] = dict(self.hastack_alarm)
+        if getattr(self, "hastack_insufficient_data_status", None):
+            config["InsufficientDataHealthStatus"] = self.hastack_insufficient_data_status
+        return config
+
+    HealthCheck.health_check_config = property(health_check_config)  # type: ignore[method-assign,assignment]
+
+    original_create = Route53.create_health_check
+    original_update = Route53.update_health_check
+
+    def create_health_check(self: Any) -> Any:
+        config = self._get_param("HealthCheckConfig") or {}
+        _validate_alarm_check(config)
+        result = original_create(self)
+        reference = self._get_param("CallerReference")
+        created = [c for c in self.backend.health_checks.values() if c.caller_reference == reference]
+        if created:
+            if config.get("AlarmIdentifier"):
+                created[-1].hastack_alarm = {"Region": config["AlarmIdentifier"].get("Region"),
+                                             "Name": config["AlarmIdentifier"].get("Name")}
+            created[-1].hastack_insufficient_data_status = config.get("InsufficientDataHealthStatus")
+        return result
+
+    def update_health_check(self: Any) -> Any:
+        alarm, status = self._get_param("AlarmIdentifier"), self._get_param("InsufficientDataHealthStatus")
+        check = self.backend.get_health_check(self._get_param("HealthCheckId"))
+        if alarm or status:
+            current = alarm or getattr(check, "hastack_alarm", None)
+            _validate_alarm_check({"Type": check.type_, "AlarmIdentifier": current,
+                                   "InsufficientDataHealthStatus": status})
+        result = original_update(self)
+        if alarm:
+            check.hastack_alarm = {"Region": alarm.get("Region"), "Name": alarm.get("Name")}
+        if status:
+            check.hastack_insufficient_data_status = status
+        return result
 
     def get_health_check_status(self: Any) -> Any:
         check_id = self._get_param("HealthCheckId")
-        if not WORLD.is_red(check_id):
-            return original_status(self)
-        self.backend.get_health_check(check_id)
+        self.backend.get_health_check(check_id)  # NoSuchHealthCheck as moto answers it
+        health = Route53View(WORLD).health(check_id)
+        status = ("Success: HTTP Status Code 200, OK" if health.healthy else f"Failure: {health.reason}")
         checked = datetime.now(UTC)
         return ActionResult({"HealthCheckObservations": [
-            {"Region": region, "IPAddress": ip, "StatusReport": {
-                "Status": "Failure: Connection timed out. The endpoint or the internet connection is down, or "
-                          "requests are being blocked by your firewall.", "CheckedTime": checked}}
+            {"Region": region, "IPAddress": ip, "StatusReport": {"Status": status, "CheckedTime": checked}}
             for region, ip in _CHECKER_REGIONS]})
 
+    Route53.create_health_check = create_health_check  # type: ignore[method-assign]
+    Route53.update_health_check = update_health_check  # type: ignore[method-assign]
     Route53.get_health_check_status = get_health_check_status  # type: ignore[method-assign]
+
+
+# --- CloudWatch: alarms follow their metric data -------------------------------------------------
+
+
+def _cloudwatch() -> None:
+    from moto.cloudwatch.models import CloudWatchBackend
+    from moto.cloudwatch.responses import CloudWatchResponse
+
+    original_put_data = CloudWatchBackend.put_metric_data
+    original_set_state = CloudWatchBackend.set_alarm_state
+    original_put_alarm = CloudWatchBackend.put_metric_alarm
+    original_describe = CloudWatchResponse.describe_alarms
+
+    def put_metric_data(self: Any, namespace: str, metric_data: list[dict[str, Any]]) -> None:
+        original_put_data(self, namespace, metric_data)
+        names = {m.get("MetricName") for m in metric_data}
+        for alarm in list(self.alarms.values()):
+            if alarm.namespace == namespace and alarm.metric_name in names:
+                alarm.hastack_set_by_hand = False  # new data: the alarm follows its metric again
+        alarms.refresh(self)
+
+    def set_alarm_state(self: Any, alarm_name: str, *args: Any, **kwargs: Any) -> None:
+        original_set_state(self, alarm_name, *args, **kwargs)
+        self.alarms[alarm_name].hastack_set_by_hand = True
+
+    def put_metric_alarm(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        alarm = original_put_alarm(self, name, *args, **kwargs)
+        created = self.alarms.get(name)
+        if created is not None and alarms.evaluate(created, []) is not None:
+            created.state_value = alarms.INSUFFICIENT  # as CloudWatch creates it, then evaluates
+            created.state_reason = "Unchecked: Initial alarm creation"
+            alarms.refresh(self, [name])
+        return alarm
+
+    def describe_alarms(self: Any) -> Any:
+        alarms.refresh(self.cloudwatch_backend)  # time passes: data goes missing
+        return original_describe(self)
+
+    CloudWatchBackend.put_metric_data = put_metric_data  # type: ignore[method-assign]
+    CloudWatchBackend.set_alarm_state = set_alarm_state  # type: ignore[method-assign]
+    CloudWatchBackend.put_metric_alarm = put_metric_alarm  # type: ignore[method-assign]
+    CloudWatchResponse.describe_alarms = describe_alarms  # type: ignore[method-assign]

@@ -1,9 +1,12 @@
-"""The world's verdicts for in-process moto (`mock_aws`), where no socket exists to drop.
+"""The world's verdicts for in-process moto (`mock_aws`), where there is no socket to drop or hold.
 
 `mock_aws` answers boto3's requests from botocore's `before-send` event (moto's `BotocoreStubber`);
-`install()` wraps that stubber so each request first gets the world's verdict, as the server's WSGI
-layer gives it: a request for a dark region raises `EndpointConnectionError` (the connection was
-refused) instead of being answered.
+`install()` wraps that stubber so each request first gets the world's verdict and is logged, as
+the server's WSGI layer does: a request for a dark region in `refuse` mode raises
+`EndpointConnectionError`; in `hang` mode it is held for the world's `hangTimeoutSeconds` (the
+client's own read timeout cannot apply in-process) and then raises botocore's `ReadTimeoutError`
+(`ConnectionClosedError` if the outage ended first); a throttled one gets the service's throttling
+error answer.
 """
 
 from __future__ import annotations
@@ -11,9 +14,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from hastack.local.world.state import REFUSE, WORLD, signing_scope
+from hastack.local.world.calls import client_name
+from hastack.local.world.errors import error_answer
+from hastack.local.world.state import ANSWER, HANG, REFUSE, THROTTLE, WORLD, signing_scope
 
 _INSTALLED: list[bool] = []
+_LOCK = threading.Lock()
 
 
 def header(request: Any, name: str) -> str:
@@ -21,13 +27,17 @@ def header(request: Any, name: str) -> str:
     value = request.headers.get(name, "")
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
-_LOCK = threading.Lock()
+
+def _service(signing: str, request: Any) -> str:
+    body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+    return client_name(signing, "2012-06-01" if b"Version=2012-06-01" in body else None)
 
 
 def install() -> None:
     """Wrap moto's in-process stubber (once per process)."""
-    from botocore.exceptions import EndpointConnectionError
-    from moto.core.botocore_stubber import BotocoreStubber
+    from botocore.awsrequest import AWSResponse
+    from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+    from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 
     with _LOCK:
         if _INSTALLED:
@@ -35,11 +45,30 @@ def install() -> None:
         original = BotocoreStubber.__call__
 
         def __call__(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:  # noqa: N807
-            if self.enabled:
-                scope = signing_scope(header(request, "Authorization"))
-                if scope is not None and WORLD.verdict(scope[1], scope[0]).outcome == REFUSE:
-                    raise EndpointConnectionError(endpoint_url=request.url)
-            return original(self, event_name, request, **kwargs)
+            if not self.enabled:
+                return original(self, event_name, request, **kwargs)
+            scope = signing_scope(header(request, "Authorization"))
+            if scope is None:
+                return original(self, event_name, request, **kwargs)
+            region, service = scope[0], _service(scope[1], request)
+            operation = event_name.rsplit(".", 1)[-1]
+            verdict = WORLD.verdict(service, region, operation)
+            if verdict.outcome == REFUSE:
+                WORLD.calls.record(service, region, operation, REFUSE, None, "in-process")
+                raise EndpointConnectionError(endpoint_url=request.url)
+            if verdict.outcome == HANG:
+                WORLD.calls.record(service, region, operation, HANG, None, "in-process")
+                if WORLD.hold(service, region, limit=WORLD.hang_timeout_seconds):
+                    raise ConnectionClosedError(endpoint_url=request.url)
+                raise ReadTimeoutError(endpoint_url=request.url)
+            if verdict.outcome == THROTTLE and verdict.throttle is not None:
+                status, headers, body = error_answer(service, verdict.throttle.status, verdict.throttle.code)
+                WORLD.calls.record(service, region, operation, THROTTLE, status, "in-process")
+                return AWSResponse(request.url, status, headers, MockRawResponse(body))
+            response = original(self, event_name, request, **kwargs)
+            WORLD.calls.record(service, region, operation, ANSWER,
+                               getattr(response, "status_code", None), "in-process")
+            return response
 
         BotocoreStubber.__call__ = __call__  # type: ignore[method-assign]
         _INSTALLED.append(True)

@@ -80,6 +80,9 @@ def seed_world(plan: dict[str, Any], client: Client, replica_lag_seconds: float 
             tg = elb.create_target_group(Name=_name_from_arn(arn, "targetgroup"), Protocol="HTTP", Port=port,
                                          VpcId=vpc, TargetType="instance")["TargetGroups"][0]
             tgs[svc] = tg["TargetGroupArn"]
+        # The load balancer forwards to its target groups (what makes it answer when a target is healthy).
+        elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80, DefaultActions=[
+            {"Type": "forward", "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": a} for a in tgs.values()]}}])
         out["ingress"][region] = {**ing, "albArn": lb["LoadBalancerArn"], "albDnsName": lb["DNSName"],
                                   "albZoneId": lb["CanonicalHostedZoneId"], "targetGroupArns": tgs}
 
