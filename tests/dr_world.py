@@ -74,6 +74,26 @@ class World:
         self.raw, self.client = raw, client
         self.outputs = parse_outputs(raw, "prod")
         self.session = session
+        self._resolver: Any = None
+
+    # The world itself (one per process): its outages, call log and DNS resolver.
+    @property
+    def state(self) -> Any:
+        """The process's world (`hastack.local.world.state.WORLD`): `update({...})`, `calls`, `heal()`."""
+        from hastack.local.world.state import WORLD
+        return WORLD
+
+    def resolver(self) -> tuple[str, int]:
+        """(host, port) of the world's DNS resolver on 127.0.0.1 (started on first use, stopped with the world)."""
+        from hastack.local.world.resolver import DnsResolver
+        if self._resolver is None:
+            self._resolver = DnsResolver(self.state).start()
+        return self._resolver.address
+
+    def close(self) -> None:
+        if self._resolver is not None:
+            self._resolver.stop()
+            self._resolver = None
 
     def factory(self, **kwargs: Any) -> Any:
         """The DR command's ClientFactory on the world's shared session."""
@@ -160,7 +180,11 @@ def make_world(plan_outputs: dict[str, Any]) -> Any:
                             clients[(service, region)] = session.client(service, region_name=region)
                         return clients[(service, region)]
 
-                yield World(seed_world(plan_outputs, client), client, session)
+                world = World(seed_world(plan_outputs, client), client, session)
+                try:
+                    yield world
+                finally:
+                    world.close()
         finally:
             WORLD.heal()
             for k, v in saved.items():

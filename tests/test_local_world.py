@@ -383,3 +383,30 @@ def test_in_process_outages_refuse_hang_and_are_logged() -> None:
                               ("DescribeVpcs", "refused", "in-process")]
         finally:
             WORLD.heal()
+
+
+def test_the_seeded_world_resolves_its_failover_record_as_route53_would(prod_plan: Any) -> None:
+    """In-process, as the DR tests run: the record answers the primary ALB; once the switch is
+    flipped (what today's DR command does) and the DR region has healthy targets, the DR ALB."""
+    from hastack.plan.render import stack_output_json
+    from tests.dr_world import make_world
+
+    with make_world(stack_output_json(prod_plan.outputs)) as world:
+        o = world.outputs
+        host, port = world.resolver()
+
+        def resolve(name: str) -> list[str]:
+            response = dns.query.udp(dns.message.make_query(name, "A"), host, port=port, timeout=2)
+            return [r.address for rrset in response.answer for r in rrset]
+
+        primary, dr = (load_balancer_address(o.ingress[r].alb_dns_name) for r in (o.primary_region, o.dr_region))
+        assert resolve(o.dns.record_name) == [primary]
+        world.client("route53", EAST).update_health_check(HealthCheckId=o.dns.switch_health_check_id, Inverted=True)
+        assert resolve(o.dns.record_name) == [primary], "DR has no healthy target yet: every record unhealthy"
+        for g in o.dr_node_groups:
+            world.client("eks", o.dr_region).update_nodegroup_config(
+                clusterName=g.cluster_name, nodegroupName=g.name, scalingConfig={"minSize": 1, "desiredSize": 1,
+                                                                                 "maxSize": 6})
+        assert resolve(o.dns.record_name) == [dr]
+        ops = [c.operation for c in world.state.calls.since(0) if c.service in ("route53", "dns")]
+        assert "UpdateHealthCheck" in ops and f"A {o.dns.record_name}." in ops
