@@ -93,6 +93,8 @@ def test_local_down_leaves_no_process(tmp_path: Path) -> None:
     assert pid_file(tmp_path, "prod").is_file()
     host, resolver_port = record["resolver"].split(":")
     assert (host, int(resolver_port)) == WorldClient(record["endpoint"]).resolver()
+    bound = f"0100007F:{int(resolver_port):04X}"  # 127.0.0.1:<port> as /proc/net/udp writes it
+    assert bound in Path("/proc/net/udp").read_text(), "the detached server's resolver listens"
     # The detached world holds a connection in a hanging outage: `local down` must not wait on it.
     WorldClient(record["endpoint"]).outage(["us-west-2"], mode="hang")
     held = socket.create_connection(("127.0.0.1", port))
@@ -106,8 +108,7 @@ def test_local_down_leaves_no_process(tmp_path: Path) -> None:
     assert not pid_file(tmp_path, "prod").exists()
     assert not WorldClient(record["endpoint"]).is_up()
     held.close()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        udp.bind((host, int(resolver_port)))  # the resolver's port is free again: nothing left bound
+    assert bound not in Path("/proc/net/udp").read_text(), "the resolver's UDP socket is gone with its process"
     assert "nothing to stop" in stop_detached(tmp_path, "prod")
 
 
