@@ -1,0 +1,149 @@
+"""End-to-end failovers on the real servers, with the writers running: what the drills will do.
+
+`unplanned_failover`: the primary region goes dark (`hang` or `refuse`) under a steady write load;
+the fence is the lease (revoked, then waited out: no writer in the dark region can still commit);
+the DR replicas are promoted; the DR region's writers take over under a lease granted there; the
+checker then counts what was lost against the promoted servers and reads the old primary directly
+for split brain. With the default 70 ms link the loss is real and non-zero.
+
+`planned_switchover`: the same, with the primary region up: after the fence, the DR replicas are
+waited for until they have replayed everything the primary has (evidence created after the fence),
+then promoted, and nothing acknowledged is lost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict
+
+from hastack.local.dataplane import postgres_sql, valkey_server
+from hastack.local.dataplane.checker import CheckResult, check_postgres, check_valkey, utc_now
+from hastack.local.dataplane.errors import DataPlaneError
+from hastack.local.dataplane.lease import LeaseTable
+from hastack.local.dataplane.ledger import Ledger, Outcome
+from hastack.local.dataplane.linkproxy import LinkMode
+from hastack.local.dataplane.plane import DataPlane
+from hastack.local.dataplane.processes import wait_until
+from hastack.local.dataplane.workload import LeasedWriter, PostgresSink, ValkeySink
+
+
+class FailoverOutcome(BaseModel):
+    """What a failover scenario measured; `summary` is its one-line report."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    one_way_delay_ms: float
+    lag_before_fence_s: float | None
+    dr_writable_after_s: float
+    write_rate: float
+    postgres: CheckResult
+    valkey: CheckResult
+
+    @property
+    def summary(self) -> str:
+        lag = "no datapoint" if self.lag_before_fence_s is None else f"{self.lag_before_fence_s:.2f} s"
+        return (f"{self.kind} with a {self.one_way_delay_ms:.0f} ms link: DR writable {self.dr_writable_after_s:.2f} s "
+                f"after it began; replica lag before the fence {lag}; {self.postgres.summary}; {self.valkey.summary}")
+
+
+@dataclass
+class _Writers:
+    ledger: Ledger
+    cache_ledger: Ledger
+    database: LeasedWriter
+    cache: LeasedWriter
+
+
+@contextmanager
+def _writers_in(plane: DataPlane, region: str, table: LeaseTable, ledger: Ledger, cache_ledger: Ledger,
+                rate: float, write_timeout: float) -> Iterator[_Writers]:
+    """A database writer and a cache writer in `region`, writing to that region's servers under its lease."""
+    lease = table.lease(region)
+    database = LeasedWriter(f"writer-{region}", PostgresSink(), lambda: plane.endpoint("postgres", region, region),
+                            lease, ledger, rate=rate, write_timeout=write_timeout).start()
+    cache = LeasedWriter(f"cache-writer-{region}", ValkeySink(write_timeout),
+                         lambda: plane.endpoint("valkey", region, region), lease, cache_ledger,
+                         rate=rate, write_timeout=write_timeout).start()
+    try:
+        yield _Writers(ledger, cache_ledger, database, cache)
+    finally:
+        database.stop()
+        cache.stop()
+
+
+def _while_writing(ledger: Ledger, within: float = 0.02, timeout: float = 2.0) -> None:
+    """Return just after a write was acknowledged (on a busy machine a writer can pause for a while)."""
+    wait_until(lambda: (last := ledger.last()) is not None and last.outcome == Outcome.OK
+               and time.time() - last.done_at < within, timeout, interval=0.002)
+
+
+def _fence(table: LeaseTable) -> None:
+    """Revoke the lease and wait until every lease granted before has expired."""
+    expired_at = table.revoke()
+    time.sleep(max(0.0, expired_at - time.monotonic()))
+
+
+def _valkey_caught_up(plane: DataPlane, primary: str, dr: str, timeout: float) -> None:
+    offset = int(valkey_server.replication_info(plane.direct("valkey", primary))["master_repl_offset"])  # type: ignore[call-overload]
+    if not wait_until(lambda: int(valkey_server.replication_info(plane.direct("valkey", dr))  # type: ignore[call-overload]
+                                  .get("slave_repl_offset", -1)) >= offset, timeout):
+        raise DataPlaneError(f"Valkey in {dr} had not caught up to offset {offset} within {timeout:.0f} s")
+
+
+def _run(plane: DataPlane, kind: str, outage: LinkMode | None, *, write_for: float, after_for: float,
+         lease_seconds: float, rate: float, write_timeout: float, catch_up_timeout: float) -> FailoverOutcome:
+    primary, dr = plane.regions
+    table = LeaseTable(lease_seconds, holder=primary)
+    ledger, cache_ledger = Ledger(), Ledger(first_id=1)
+    with _writers_in(plane, primary, table, ledger, cache_ledger, rate, write_timeout) as old:
+        time.sleep(write_for)
+        _while_writing(ledger)
+        began = time.monotonic()
+        if outage is not None:
+            plane.outage(primary, outage)
+        lag_before_fence = plane.replica_lag_seconds(dr)
+        _fence(table)
+        fence_at = utc_now()
+        if outage is None:  # planned: evidence created after the fence must have reached the replicas
+            postgres_sql.wait_replayed(plane.direct("postgres", dr), postgres_sql.current_lsn(
+                plane.direct("postgres", primary)), catch_up_timeout)
+            _valkey_caught_up(plane, primary, dr, catch_up_timeout)
+        plane.promote("postgres", dr)
+        plane.promote("valkey", dr)
+        dr_writable_after = time.monotonic() - began
+        table.grant(dr)
+        with _writers_in(plane, dr, table, ledger, cache_ledger, rate, write_timeout) as new:
+            time.sleep(after_for)
+        ok = old.database.stats.ok + new.database.stats.ok
+        seconds = write_for + after_for
+    return FailoverOutcome(
+        kind=kind, one_way_delay_ms=plane.config.one_way_delay_ms,
+        lag_before_fence_s=None if lag_before_fence is None else round(lag_before_fence, 3),
+        dr_writable_after_s=round(dr_writable_after, 3), write_rate=round(ok / seconds, 1),
+        postgres=check_postgres(ledger, plane.direct("postgres", dr), plane.direct("postgres", primary), fence_at),
+        valkey=check_valkey(cache_ledger, plane.direct("valkey", dr), plane.direct("valkey", primary), fence_at))
+
+
+def unplanned_failover(plane: DataPlane, outage: LinkMode | str = LinkMode.HANG, *, write_for: float = 1.5,
+                       after_for: float = 0.5, lease_seconds: float = 1.5, rate: float = 200.0,
+                       write_timeout: float = 0.5) -> FailoverOutcome:
+    """The primary region goes dark under load; fence by lease, promote the DR region, check the data."""
+    mode = LinkMode(outage)
+    if mode == LinkMode.UP:
+        raise DataPlaneError("an unplanned failover needs an outage mode: refuse or hang")
+    return _run(plane, f"unplanned failover ({mode})", mode, write_for=write_for, after_for=after_for,
+                lease_seconds=lease_seconds, rate=rate, write_timeout=write_timeout, catch_up_timeout=0)
+
+
+def planned_switchover(plane: DataPlane, *, write_for: float = 1.5, after_for: float = 0.5,
+                       lease_seconds: float = 1.5, rate: float = 200.0, write_timeout: float = 0.5,
+                       catch_up_timeout: float = 10.0) -> FailoverOutcome:
+    """Both regions up: fence by lease, wait until the DR replicas have everything, promote, check."""
+    return _run(plane, "planned switchover", None, write_for=write_for, after_for=after_for,
+                lease_seconds=lease_seconds, rate=rate, write_timeout=write_timeout,
+                catch_up_timeout=catch_up_timeout)
