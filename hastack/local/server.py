@@ -347,7 +347,11 @@ def start_detached(build_dir: Path, stack: str, port: int) -> dict[str, Any]:
     log_path = build_dir / f"local-{stack}.log"
     server = ProcessServer(port, log_path=log_path, detach=True).start()
     assert server.process is not None
-    host, resolver_port = WorldClient(server.endpoint).resolver()
+    try:
+        host, resolver_port = WorldClient(server.endpoint).resolver()
+    except (LocalAwsError, urllib.error.URLError, OSError, KeyError, ValueError):
+        server.stop()  # never leave a server running that no pid file names
+        raise
     record = {"pid": server.process.pid, "port": server.port, "endpoint": server.endpoint, "stack": stack,
               "resolver": f"{host}:{resolver_port}", "log": str(log_path),
               "startedAt": datetime.now(UTC).isoformat(timespec="seconds")}
