@@ -1,31 +1,37 @@
-"""DNS: Route 53 failover between the two regions' load balancers, with a switch the DR command flips.
+"""DNS: Route 53 failover between the two regions' load balancers, gated by the traffic switches.
 
 Records: one name (`dns.recordName`) with two failover alias records — PRIMARY to the primary
 region's ALB, SECONDARY to the DR region's ALB. Route 53 answers PRIMARY while its health check is
-healthy and SECONDARY otherwise (and PRIMARY again if both are unhealthy: a last resort).
+healthy, else SECONDARY while its check is healthy, else PRIMARY (its documented last resort when
+every record is unhealthy).
 
 Health checks:
 
 * per region, an HTTPS check on the ALB's DNS name and the first service's readiness path, every
   10 s from several checker regions, unhealthy after 3 failures (~30 s) — it sees what a client
   sees: the load balancer, the target group and a ready pod behind it;
-* the **switch**: a CALCULATED check with no children and `disabled=true`, which Route 53 always
-  considers healthy — until `hastack dr` sets `Inverted=true` on it, which makes it unhealthy;
-* the **primary gate**: a CALCULATED check whose children are [primary ALB check, switch] with
-  threshold 2 — healthy only while both are. It guards the PRIMARY record. Flipping the switch
-  therefore moves traffic to the DR region even while the primary's own check is still green
-  (a partial outage, a bad deploy, a drill), and failback is `Inverted=false`.
+* the **primary gate**: CALCULATED [primary ALB check, primary-switch] with threshold 2 (all
+  children) — it guards PRIMARY: healthy only while the primary answers and is not fenced;
+* the **secondary gate**: CALCULATED [DR ALB check, dr-ready], threshold 2 — it guards SECONDARY:
+  healthy only once the DR region answers *and* the DR command declared it ready.
+
+The switches (`primary-switch`, `dr-ready`) are built by components/traffic.py and flipped by the DR
+command through the DR region's data plane. What a regional outage does with this: the primary ALB
+check fails, PRIMARY turns unhealthy; the pilot-light DR ALB may turn healthy by itself, but dr-ready
+is not, so SECONDARY is unhealthy too and Route 53 keeps answering PRIMARY: **traffic stays on the
+failed primary until the DR command declares the DR region ready.** Then SECONDARY is healthy and is
+answered. Failback turns primary-switch healthy again: PRIMARY is preferred once its ALB answers.
+
+Transition: until the old DR command is replaced, the primary gate also includes the legacy
+*switch* (a disabled CALCULATED check it inverts with `UpdateHealthCheck`); the gate then needs all
+three children.
+
+The program holds no switch state: a failed-over render (activeRegion = drRegion) declares exactly
+what a pilot-light render does here, so the reconciling `pulumi up` changes nothing in Route 53.
 
 Route 53 is a global service: everything here goes through the primary region's provider (its
 control plane is served from us-east-1 whatever the provider's region), and its data plane keeps
 answering and health-checking during a regional outage.
-
-After a failover (activeRegion = drRegion: `Topology.failed_over`) the program declares the switch
-*inverted*: that is the state the DR command left it in, so the reconciling `pulumi up` changes
-nothing in Route 53 — no window in which DNS could swing back. Swapping the records instead
-(PRIMARY -> DR ALB) would take two Route 53 changes (records and switch) with traffic briefly
-pointed at the old region between them, whichever came first. Failing back is setting
-activeRegion to the primary again.
 """
 
 from __future__ import annotations
@@ -73,8 +79,13 @@ class FailoverDnsArgs:
     dr: DnsTarget
     #: The primary region's provider (Route 53 is global; one provider for all of it).
     provider: aws.Provider
-    #: Once it has failed over, the switch is declared inverted (traffic on DR).
+    #: Which region is which (the targets must match it). Not which one is active: see the module docstring.
     topology: Topology
+    #: The traffic switches' health checks (components/traffic.py): primary-switch and dr-ready.
+    primary_switch_id: pulumi.Input[str]
+    dr_ready_id: pulumi.Input[str]
+    #: Resolvers the DR command verifies a cutover through (hastack:dr.dnsResolvers; exported only).
+    resolvers: Sequence[str] = ()
     checker_regions: Sequence[str] = CHECKER_REGIONS
 
     def __post_init__(self) -> None:
@@ -95,11 +106,12 @@ class FailoverDnsArgs:
 
 
 class FailoverDns(pulumi.ComponentResource):
-    """Per-region ALB health checks, the switch, the primary gate and the two failover alias records."""
+    """Per-region ALB health checks, the primary and secondary gates and the two failover alias records."""
 
     health_checks: dict[str, aws.route53.HealthCheck]
     switch: aws.route53.HealthCheck
     gate: aws.route53.HealthCheck
+    secondary_gate: aws.route53.HealthCheck
 
     def __init__(self, name: str, args: FailoverDnsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hastack:dns:FailoverDns", name, None, opts)
@@ -127,38 +139,49 @@ class FailoverDns(pulumi.ComponentResource):
                 opts=child,
             )
 
+        # Legacy (see the module docstring): disabled = always healthy; inverted by the old DR command.
         self.switch = aws.route53.HealthCheck(
             f"{name}-switch",
             type="CALCULATED",
             child_health_threshold=0,
             child_healthchecks=[],
-            # Disabled: always healthy. Inverted (by `hastack dr`, or here once failed over): unhealthy.
             disabled=True,
-            invert_healthcheck=args.topology.failed_over,
-            tags={"Name": f"{args.record_name} DR switch (inverted = traffic on DR)"},
-            opts=child,
+            invert_healthcheck=False,
+            tags={"Name": f"{args.record_name} legacy DR switch (inverted = traffic leaves the primary)"},
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(ignore_changes=["invertHealthcheck"])),
         )
-        primary_check = self.health_checks[args.primary.region]
-        self.gate = aws.route53.HealthCheck(
-            f"{name}-primary-gate",
-            type="CALCULATED",
-            child_healthchecks=[primary_check.id, self.switch.id],
-            child_health_threshold=2,
-            tags={"Name": f"{args.record_name} primary gate (primary ALB healthy AND switch not flipped)"},
-            opts=child,
-        )
+        self.gate = self._gate(name, args, "primary-gate",
+                               [self.health_checks[args.primary.region].id, self.switch.id, args.primary_switch_id],
+                               "primary ALB healthy AND not fenced", child)
+        self.secondary_gate = self._gate(name, args, "secondary-gate",
+                                         [self.health_checks[args.dr.region].id, args.dr_ready_id],
+                                         "DR ALB healthy AND DR declared ready", child)
 
         self.primary_record = self._record(name, args, "PRIMARY", args.primary, self.gate, child)
-        self.secondary_record = self._record(name, args, "SECONDARY", args.dr,
-                                             self.health_checks[args.dr.region], child)
+        self.secondary_record = self._record(name, args, "SECONDARY", args.dr, self.secondary_gate, child)
 
         self.outputs = {
             "hostedZoneId": self.zone_id,
             "recordName": args.record_name,
             "healthCheckIds": {region: check.id for region, check in self.health_checks.items()},
             "switchHealthCheckId": self.switch.id,
+            "resolvers": list(args.resolvers),
         }
-        self.register_outputs({**self.outputs, "primaryGateHealthCheckId": self.gate.id})
+        self.register_outputs({**self.outputs, "primaryGateHealthCheckId": self.gate.id,
+                               "secondaryGateHealthCheckId": self.secondary_gate.id})
+
+    @staticmethod
+    def _gate(name: str, args: FailoverDnsArgs, role: str, children: list[pulumi.Input[str]], meaning: str,
+              child: pulumi.ResourceOptions) -> aws.route53.HealthCheck:
+        """A CALCULATED check healthy only while every child is (threshold = number of children)."""
+        return aws.route53.HealthCheck(
+            f"{name}-{role}",
+            type="CALCULATED",
+            child_healthchecks=children,
+            child_health_threshold=len(children),
+            tags={"Name": f"{args.record_name} {role.replace('-', ' ')} ({meaning})"},
+            opts=child,
+        )
 
     def _record(self, name: str, args: FailoverDnsArgs, failover: str, target: DnsTarget,
                 check: aws.route53.HealthCheck, child: pulumi.ResourceOptions) -> aws.route53.Record:

@@ -51,6 +51,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError, PydanticUndefined
 
+from hastack import coordination, timings
 from hastack.errors import UserError
 from hastack.topology import Topology
 from hastack.validation import Kind, allowed, annotation_at, fields_of, is_model, key_path, unwrap, validate_with
@@ -369,11 +370,97 @@ class AlertingConfig(_Model):
     subscriptions: tuple[Subscription, ...] = ()
 
 
-class DrConfig(_Model):
-    """What bounds `hastack dr`: every wait it makes has a limit from here."""
+TRAFFIC_CONTROL_MODES = ("cloudwatch-alarm", "arc")
+_RESOLVER = ("a DNS resolver address: an IPv4 or IPv6 address with an optional port, such as '10.0.0.2' or "
+             "'[fd00::2]:53'")
 
+
+def _resolver(value: str) -> str:
+    """One of `dr.dnsResolvers`: `ip`, `ip:port`, `[ipv6]:port`; written back in one canonical form."""
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::(\d+))?|([0-9.]+)(?::(\d+))?|([0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)", value)
+    if not match:
+        raise _invalid(_RESOLVER)
+    host = match.group(1) or match.group(3) or match.group(5)
+    port = match.group(2) or match.group(4)
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise _invalid(_RESOLVER) from None
+    if port is not None and not 1 <= int(port) <= 65535:
+        raise _invalid("a port between 1 and 65535 after the address")
+    if port is None:
+        return str(ip)
+    return f"[{ip}]:{int(port)}" if ip.version == 6 else f"{ip}:{int(port)}"
+
+
+Resolver = Annotated[str, AfterValidator(_resolver), Kind("resolver", _RESOLVER)]
+
+
+#: The `hastack:dr` keys exported in the `drTimeouts` output (the bounds; the rest says how, not how long).
+TIMEOUT_KEYS = ("fence_timeout_seconds", "wait_timeout_seconds", "call_timeout_seconds", "status_timeout_seconds",
+                "lease_seconds", "lease_renew_seconds", "lock_ttl_seconds", "lag_evidence_max_age_seconds",
+                "dns_ttl_seconds", "dns_propagation_seconds", "heartbeat_seconds")
+
+
+class DrConfig(_Model):
+    """What bounds `hastack dr`: every call and wait it makes has a limit from here (exported as `drTimeouts`).
+
+    Also how traffic moves (`trafficControl`), the writers' lease (`leaseSeconds`, its witness) and
+    the heartbeat that keeps `ReplicaLag` honest. docs/traffic-control.md and docs/lease-contract.md
+    say why each default is what it is.
+    """
+
+    #: How long the DR command tries to fence the old primary (best-effort extras; the lease is the fence).
     fence_timeout_seconds: Integer = Field(20, ge=1, le=300)
+    #: How long each wait for an AWS change may last (promotion, node groups, alarms, DNS).
     wait_timeout_seconds: Integer = Field(2700, ge=60, le=14400)
+    #: Connect + read timeout of every AWS call (at most 2 attempts on the failover's critical path).
+    call_timeout_seconds: Integer = Field(10, ge=1, le=120)
+    #: `hastack dr status` answers within this, marking what it could not read as unreachable.
+    status_timeout_seconds: Integer = Field(30, ge=5, le=300)
+    #: A writer's lease lasts this long after the read that renewed it; the fence waits it out.
+    lease_seconds: Integer = Field(15, ge=3, le=300)
+    #: How often writers renew the lease: at most leaseSeconds / 3, so two renewals may fail in a row.
+    lease_renew_seconds: Annotated[Integer, Derived("leaseSeconds / 3, rounded down"),
+                                   Kind("seconds", "an integer >= 1 and <= leaseSeconds / 3")] = Field(
+        None, ge=1, validate_default=True)
+    #: The DR command's lock expires this long after its last renewal (renewed every lockTtlSeconds / 3).
+    lock_ttl_seconds: Integer = Field(60, ge=15, le=3600)
+    #: A `ReplicaLag` datapoint older than this is no evidence (RDS publishes one a minute).
+    lag_evidence_max_age_seconds: Integer = Field(180, ge=60, le=3600)
+    #: How long resolvers may cache the failover record's answer (default: the fixed ALB alias TTL).
+    dns_ttl_seconds: Integer = Field(int(timings.ALIAS_TTL.seconds), ge=1, le=3600)
+    #: How long Route 53 takes to act on a change at every edge (default: its documented propagation).
+    dns_propagation_seconds: Integer = Field(int(timings.ROUTE53_PROPAGATION.seconds), ge=1, le=600)
+    #: The active region's heartbeat writer writes one row this often (keeps ReplicaLag meaningful).
+    heartbeat_seconds: Integer = Field(5, ge=1, le=60)
+    #: How traffic moves: CloudWatch alarms in the DR region (default) or Route 53 ARC routing controls.
+    traffic_control: Literal[TRAFFIC_CONTROL_MODES] = "cloudwatch-alarm"  # type: ignore[valid-type]
+    #: The MRSC witness region of the lease table (default: the third region of the MRSC set).
+    lease_witness_region: Annotated[Region | None, Kind("region", "an AWS region name such as 'us-east-2': a third "
+                                                        "region of the DynamoDB MRSC set of primaryRegion and "
+                                                        "drRegion"),
+                                    Derived("the first region of the DynamoDB MRSC set of primaryRegion and drRegion "
+                                            "that is neither (none when no set holds both)")] = None
+    #: Resolvers the DR command asks to verify the cutover (none: the system resolver).
+    dns_resolvers: Annotated[tuple[Resolver, ...], Kind("resolvers", f"a list of: {_RESOLVER}")] = ()
+
+    def timeouts(self) -> dict[str, int]:
+        """The `drTimeouts` stack output: every bound of the DR command's calls and waits."""
+        return self.model_dump(include=set(TIMEOUT_KEYS))
+
+    @field_validator("lease_renew_seconds", mode="wrap")
+    @classmethod
+    def _renew_a_third(cls, value: Any, handler: Callable[[Any], int], info: ValidationInfo) -> int:
+        lease = info.data.get("lease_seconds") or 3
+        ceiling = max(lease // 3, 1)
+        if value is None:
+            return ceiling
+        checked = handler(value)
+        if checked > ceiling:
+            raise _invalid(f"an integer >= 1 and <= leaseSeconds / 3 ({ceiling}): a writer must be able to miss "
+                           "two renewals before its lease runs out")
+        return checked
 
 
 class StackConfig(_Model):
@@ -406,7 +493,10 @@ class StackConfig(_Model):
     dns: DnsConfig = Field(description="Route 53 failover record; the hosted zone must already exist.")
     alerting: AlertingConfig = Field(default_factory=AlertingConfig,
                                      description="Who gets paged: SNS subscriptions of every paging topic.")
-    dr: DrConfig = Field(default_factory=DrConfig, description="Bounds of the DR command (`hastack dr`).")
+    dr: DrConfig = Field(default_factory=DrConfig,
+                         description="The DR command (`hastack dr`): the bound of every call and wait, how traffic "
+                                     "moves (docs/traffic-control.md), the writers' lease (docs/lease-contract.md), "
+                                     "the heartbeat, the resolvers a cutover is verified through.")
 
     # -- rules across keys ---------------------------------------------------------------------
 
@@ -429,6 +519,18 @@ class StackConfig(_Model):
         if primary and dr and active not in (primary, dr):
             raise _invalid(f"either hastack:primaryRegion ({primary}) or hastack:drRegion ({dr})")
         return active
+
+    @field_validator("dr")
+    @classmethod
+    def _witness_in_the_regions_set(cls, dr: DrConfig, info: ValidationInfo) -> DrConfig:
+        primary, dr_region, witness = info.data.get("primary_region"), info.data.get("dr_region"), \
+            dr.lease_witness_region
+        if witness and primary and dr_region:
+            problem = coordination.witness_problem(primary, dr_region, witness)
+            if problem:
+                raise ValidationError.from_exception_data("StackConfig", [
+                    _problem(("leaseWitnessRegion",), witness, problem)])
+        return dr
 
     @field_validator("vpc_cidrs", mode="wrap")
     @classmethod

@@ -25,7 +25,7 @@ To add an output: add a field to `StackOutputs` (or to a nested model) with `out
 description and "used by", pass its value to `export_stack_outputs` in `__main__.py`, add any
 cross-field rule to `StackOutputs._problems`, then run `python -m hastack.outputs --write` (the
 README table) and `python -m tests.golden_plans --write` (the plan changes). Consumers read it as
-an attribute (`outputs.lock_table.name`).
+an attribute (`outputs.coordination.table_name`).
 
 Importable without the Pulumi SDK: only `export_stack_outputs` imports it, when called.
 """
@@ -42,6 +42,7 @@ from typing import Annotated, Any, Literal, TypeVar, get_args
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+from hastack import coordination
 from hastack.errors import UserError
 from hastack.paths import REPO_ROOT
 from hastack.validation import Kind, Problem, fields_of, json_type, problem_lines, raise_problems, shape
@@ -64,6 +65,17 @@ ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-
                         Kind("service", "a service name (a DNS label: lowercase letters, digits, '-')")]
 DbInstanceClass = Annotated[str, StringConstraints(pattern=r"^db\.[a-z0-9-]+\.[a-z0-9]+$"),
                             Kind("class", "an RDS instance class such as db.r6g.large")]
+MetricName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._/#:-]*$", max_length=255),
+                      Kind("name", "a CloudWatch name (letters, digits, ' ._/#:-')")]
+AlarmName = Annotated[str, StringConstraints(pattern=r"^\S+$", max_length=255),
+                      Kind("alarm", "a CloudWatch alarm name without spaces")]
+HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[A-Za-z0-9.-]+(:\d+)?(/\S*)?$"),
+                     Kind("url", "an https:// URL")]
+SqlName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$"),
+                    Kind("table", "a PostgreSQL table name such as hastack_heartbeat")]
+Resolver = Annotated[str, StringConstraints(
+    pattern=r"^(\[[0-9A-Fa-f:.]+\](:\d+)?|[0-9.]+(:\d+)?|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$"),
+                     Kind("resolver", "a resolver address ip[:port] ([ipv6]:port)")]
 Seconds = Annotated[int | float, Field(gt=0)]
 Size = Annotated[int, Field(ge=0)]
 
@@ -202,21 +214,125 @@ class Dns(_Contract):
     health_check_ids: dict[AwsRegion, ResourceId] = Field(
         description="HTTPS health check on each region's ALB.")
     switch_health_check_id: ResourceId = Field(
-        description="The switch health check `hastack dr` inverts to move traffic to the DR region.")
+        description="Legacy: the disabled CALCULATED check the old DR command inverts (removed with it; "
+                    "`trafficControl` is the switch).")
+    resolvers: list[Resolver] = Field(
+        description="Resolvers (ip[:port]) the DR command resolves `recordName` through to verify a cutover "
+                    "(`dr.dnsResolvers`); empty: the system resolver.")
 
 
-class LockTable(_Contract):
-    """The DynamoDB table `hastack dr` locks."""
+class Deployment(_Contract):
+    """The deployment's identity: one lock, one lease and one set of metrics per (project, stack)."""
 
-    name: ResourceId = Field(description="Table name.")
-    region: AwsRegion = Field(description="Region of the table (never the primary region).")
+    project: ResourceId = Field(description="Pulumi project name.")
+    stack: ResourceId = Field(description="Pulumi stack name.")
+
+    @property
+    def id(self) -> str:
+        """`<project>/<stack>`, as in the coordination keys and the traffic metrics' dimension."""
+        return coordination.deployment_id(self.project, self.stack)
+
+
+class AlarmSwitch(_Contract):
+    """One switch of the cloudwatch-alarm mode: a metric the DR command publishes and the alarm on it."""
+
+    metric_name: MetricName = Field(description="Metric the DR command publishes (PutMetricData, DR region).")
+    alarm_name: AlarmName = Field(description="Alarm on it (DescribeAlarms in the DR region reads its state).")
+
+
+class CloudWatchAlarmSwitches(_Contract):
+    """`trafficControl.mode: cloudwatch-alarm`: two metrics in the DR region, each watched by an alarm.
+
+    `PrimaryFenced` 1 = traffic must leave the primary (its alarm in ALARM), 0 = the primary may serve.
+    `DrReady` 1 = the DR region can serve (its `dr-not-ready` alarm OK), 0 = it cannot (ALARM).
+    Alarms keep their state when nobody publishes (TreatMissingData ignore): one publication flips a switch.
+    """
+
+    namespace: MetricName = Field(description="CloudWatch namespace of both metrics.")
+    dimensions: dict[MetricName, MetricName] = Field(description="Dimensions to publish with (the deployment).")
+    period_seconds: Literal[60] = Field(description="Alarm period: standard resolution (Route 53 refuses "
+                                                    "high-resolution alarms).")
+    primary_fenced: AlarmSwitch = Field(description="`PrimaryFenced`: ALARM = traffic must leave the primary.")
+    dr_ready: AlarmSwitch = Field(description="`DrReady`: OK = the DR region can serve (alarm `dr-not-ready`).")
+
+
+class ArcEndpoint(_Contract):
+    """One regional endpoint of the ARC cluster's data plane."""
+
+    region: AwsRegion = Field(description="Region of the endpoint.")
+    url: HttpsUrl = Field(description="Endpoint URL for `route53-recovery-cluster` calls.")
+
+
+class RoutingControls(_Contract):
+    """The two ARC routing controls (On/Off)."""
+
+    primary_fenced: Arn = Field(description="On = traffic must leave the primary.")
+    dr_ready: Arn = Field(description="On = the DR region can serve.")
+
+
+class ArcSwitches(_Contract):
+    """`trafficControl.mode: arc`: Route 53 ARC routing controls, flipped through the cluster's endpoints."""
+
+    cluster_arn: Arn = Field(description="ARC cluster (five regional data-plane endpoints; about $2.5 an hour).")
+    control_panel_arn: Arn = Field(description="Control panel holding the routing controls.")
+    endpoints: list[ArcEndpoint] = Field(
+        description="Cluster endpoints; try them in turn (never one in the primary region first), each bounded.",
+        min_length=1)
+    routing_control_arns: RoutingControls = Field(description="The routing controls.")
+
+
+class TrafficHealthChecks(_Contract):
+    """The Route 53 health checks that turn the switches into routing."""
+
+    primary_switch: ResourceId = Field(description="Healthy while the primary is not fenced.")
+    dr_ready: ResourceId = Field(description="Healthy once the DR region is declared ready.")
+    primary_gate: ResourceId = Field(description="CALCULATED [primary ALB check, primary-switch]: guards PRIMARY.")
+    secondary_gate: ResourceId = Field(description="CALCULATED [DR ALB check, dr-ready]: guards SECONDARY.")
+
+
+class TrafficControl(_Contract):
+    """How the DR command moves traffic: pre-built switches flipped through the DR region's data plane."""
+
+    mode: Literal["cloudwatch-alarm", "arc"] = Field(description="`cloudwatch-alarm` or `arc`.")
+    region: AwsRegion = Field(description="Where the switches are flipped (the DR region).")
+    health_check_ids: TrafficHealthChecks = Field(description="The switch checks and the gates of both records.")
+    cloudwatch_alarm: CloudWatchAlarmSwitches | None = Field(description="The alarm switches (mode "
+                                                                         "cloudwatch-alarm), else null.")
+    arc: ArcSwitches | None = Field(description="The routing controls (mode arc), else null.")
+
+
+class Coordination(_Contract):
+    """The DynamoDB table holding the writers' lease, the DR lock and the run journals."""
+
+    table_name: ResourceId = Field(description="Table name.")
+    home_region: AwsRegion = Field(description="Region the table is created in (the DR region).")
+    replica_regions: list[AwsRegion] = Field(description="Other replicas (the primary region for MRSC).")
+    witness_region: AwsRegion | None = Field(description="The MRSC witness region, or null (single-region table).")
+    consistency: Literal["STRONG", "single-region"] = Field(
+        description="`STRONG` (MRSC: majority of primary, DR, witness) or `single-region` (trade-off in "
+                    "docs/lease-contract.md).")
+    key_attribute: ResourceId = Field(description="The partition key attribute (string).")
+    lease_key: ResourceId = Field(description="Key of the writers' lease item.")
+    lock_key: ResourceId = Field(description="Key of the DR command's lock item.")
+    journal_key_prefix: ResourceId = Field(description="Key prefix of a run's journal item (the run id follows).")
+    lease_seconds: Seconds = Field(description="How long a lease lasts after the read that renewed it.")
+    lease_renew_seconds: Seconds = Field(description="How often writers renew (<= leaseSeconds / 3).")
 
 
 class DrTimeouts(_Contract):
-    """Bounds of the DR command's waits (from `hastack:dr`)."""
+    """Bounds of the DR command's calls and waits (from `hastack:dr`)."""
 
-    fence_timeout_seconds: Seconds = Field(description="How long to try to fence the old primary.")
+    fence_timeout_seconds: Seconds = Field(description="How long best-effort fence extras may take.")
     wait_timeout_seconds: Seconds = Field(description="How long to wait for each AWS change.")
+    call_timeout_seconds: Seconds = Field(description="Connect + read timeout of every AWS call.")
+    status_timeout_seconds: Seconds = Field(description="`hastack dr status` answers within this.")
+    lease_seconds: Seconds = Field(description="Lease length: the fence waits it out after revoking.")
+    lease_renew_seconds: Seconds = Field(description="Writers renew the lease this often.")
+    lock_ttl_seconds: Seconds = Field(description="The DR lock expires this long after its last renewal.")
+    lag_evidence_max_age_seconds: Seconds = Field(description="An older `ReplicaLag` datapoint is no evidence.")
+    dns_ttl_seconds: Seconds = Field(description="How long resolvers may cache the record's answer.")
+    dns_propagation_seconds: Seconds = Field(description="Route 53's propagation of a health change.")
+    heartbeat_seconds: Seconds = Field(description="Heartbeat interval of the active region's writer.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,6 +345,9 @@ _DR = "`hastack dr`"
 class StackOutputs(_Contract):
     """Every stack output, in the order of the README table."""
 
+    deployment: Deployment = output(
+        "The deployment's identity: the DR lock, the lease and the traffic metrics are keyed by it.",
+        f"{_DR} (refuses a `--stack` that disagrees)")
     primary_region: AwsRegion = output(
         "Region built as primary (3 AZs, serves traffic until a failover).", f"{_DR}, policy pack")
     dr_region: AwsRegion = output(
@@ -243,7 +362,7 @@ class StackOutputs(_Contract):
     rto_budget_seconds: Seconds = output(
         "Recovery time budget (`slo.rtoMinutes` × 60): what the DR run is timed against.", f"{_DR} (report)")
     dr_timeouts: DrTimeouts = output(
-        "How long `hastack dr` tries to fence the old primary, and waits for each AWS change.",
+        "Every bound of `hastack dr`'s calls and waits (`hastack:dr`): no run hangs.",
         f"{_DR}, `hastack drill`")
     services: list[Service] = output(
         "The model-serving services: container port, fixed NodePort the ALB targets, prod replica count.",
@@ -266,10 +385,17 @@ class StackOutputs(_Contract):
         "Each region's internet-facing ALB and its per-service target groups (instance targets on the "
         "NodePorts).", f"{_DR} (checks the DR target groups, waits for healthy targets)")
     dns: Dns = output(
-        "Route 53: the zone and failover record, the HTTPS health check on each region's ALB, and the switch "
-        "health check `hastack dr` inverts to move traffic to the DR region.", f"{_DR} (flip switch, watch checks)")
-    lock_table: LockTable = output(
-        "DynamoDB table (in the DR region) that `hastack dr` locks so two runs never overlap.", _DR)
+        "Route 53: the zone and failover record, the HTTPS health check on each region's ALB, the resolvers the "
+        "DR command verifies a cutover through (and, until the old DR command goes, its legacy switch).",
+        f"{_DR} (verify by resolving)")
+    traffic_control: TrafficControl = output(
+        "How traffic moves (docs/traffic-control.md): the pre-built switches in the DR region (two CloudWatch "
+        "metrics and their alarms, or two ARC routing controls), the Route 53 checks on them and the gates "
+        "guarding the PRIMARY and SECONDARY records.", f"{_DR} (cutover, failback, status)")
+    coordination: Coordination = output(
+        "The DynamoDB table holding the writers' lease (the fence), the DR lock and the run journals: where it "
+        "lives, its consistency and the keys of its items (docs/lease-contract.md).",
+        f"{_DR} (fence, lock, journal), every writer (lease)")
     alarm_topic_arns: dict[AwsRegion, Arn] = output(
         "SNS topic per region that paging alarms publish to (subscribe the on-call here).",
         "operators (subscriptions)")
@@ -319,9 +445,8 @@ class StackOutputs(_Contract):
             if region != want:
                 yield Problem(loc, region, f"should be the {role} {want} (members are named by the region they "
                                            f"were built in)")
-        if self.lock_table.region == primary:
-            yield Problem(("lockTable", "region"), primary, "should not be the primary region: a failover "
-                                                            "cannot count on a lock in the region it leaves")
+        yield from self._coordination_problems()
+        yield from self._traffic_control_problems()
         yield from self._node_group_problems()
         names = [s.name for s in self.services]
         for i, name in enumerate(names):
@@ -331,6 +456,66 @@ class StackOutputs(_Contract):
             for name in sorted(set(names) - set(ing.target_group_arns)):
                 yield Problem(("ingress", region, "targetGroupArns"), sorted(ing.target_group_arns),
                               f"has no target group for the service {name!r}")
+
+    def _coordination_problems(self) -> Any:
+        c, primary, dr, d = self.coordination, self.primary_region, self.dr_region, self.deployment
+        if c.home_region != dr:
+            yield Problem(("coordination", "homeRegion"), c.home_region,
+                          f"should be the DR region {dr}: the DR command writes there while the primary is down")
+        if c.consistency == "STRONG":
+            if c.replica_regions != [primary]:
+                yield Problem(("coordination", "replicaRegions"), c.replica_regions,
+                              f"should be [{primary}]: the primary's writers renew through their own region")
+            if coordination.region_set(primary, dr) is None:
+                yield Problem(("coordination", "consistency"), c.consistency,
+                              f"should be single-region: {primary} and {dr} are in no common DynamoDB MRSC region set")
+            elif c.witness_region is None:
+                yield Problem(("coordination", "witnessRegion"), None,
+                              "should be a third region of the MRSC set: STRONG needs a witness")
+            elif problem := coordination.witness_problem(primary, dr, c.witness_region):
+                yield Problem(("coordination", "witnessRegion"), c.witness_region, f"should be {problem}")
+        else:
+            if c.replica_regions:
+                yield Problem(("coordination", "replicaRegions"), c.replica_regions,
+                              "should be empty for a single-region table")
+            if c.witness_region is not None:
+                yield Problem(("coordination", "witnessRegion"), c.witness_region,
+                              "should be null for a single-region table")
+        for field, want in (("leaseKey", coordination.lease_key(d.project, d.stack)),
+                            ("lockKey", coordination.lock_key(d.project, d.stack)),
+                            ("journalKeyPrefix", coordination.journal_key_prefix(d.project, d.stack))):
+            have = getattr(c, {"leaseKey": "lease_key", "lockKey": "lock_key",
+                               "journalKeyPrefix": "journal_key_prefix"}[field])
+            if have != want:
+                yield Problem(("coordination", field), have, f"should be {want!r} (from deployment)")
+        for field, have, want in (("leaseSeconds", c.lease_seconds, self.dr_timeouts.lease_seconds),
+                                  ("leaseRenewSeconds", c.lease_renew_seconds, self.dr_timeouts.lease_renew_seconds)):
+            if have != want:
+                yield Problem(("coordination", field), have, f"should equal drTimeouts.{field} ({want})")
+        if c.lease_renew_seconds * 3 > c.lease_seconds:
+            yield Problem(("coordination", "leaseRenewSeconds"), c.lease_renew_seconds,
+                          f"should be <= leaseSeconds / 3 ({c.lease_seconds / 3:g})")
+
+    def _traffic_control_problems(self) -> Any:
+        t, loc = self.traffic_control, ("trafficControl",)
+        if t.region != self.dr_region:
+            yield Problem((*loc, "region"), t.region, f"should be the DR region {self.dr_region}: the switches are "
+                                                      "flipped in the region that is up")
+        present = {"cloudwatch-alarm": t.cloudwatch_alarm, "arc": t.arc}
+        for mode, value in present.items():
+            key = "cloudwatchAlarm" if mode == "cloudwatch-alarm" else "arc"
+            if mode == t.mode and value is None:
+                yield Problem((*loc, key), None, f"should be set: mode is {t.mode}")
+            elif mode != t.mode and value is not None:
+                yield Problem((*loc, key), value.model_dump(mode="json", by_alias=True),
+                              f"should be null: mode is {t.mode}")
+        if t.cloudwatch_alarm is not None and t.cloudwatch_alarm.dimensions != {"Deployment": self.deployment.id}:
+            yield Problem((*loc, "cloudwatchAlarm", "dimensions"), t.cloudwatch_alarm.dimensions,
+                          f"should be {{Deployment: {self.deployment.id}}}")
+        if t.arc is not None and t.arc.endpoints[0].region == self.primary_region:
+            yield Problem((*loc, "arc", "endpoints", 0, "region"), self.primary_region,
+                          "should not be the primary region: the first endpoint tried must not be in the region "
+                          "that failed")
 
     def _node_group_problems(self) -> Any:
         for region, groups in sorted(self.node_groups.items()):

@@ -10,7 +10,7 @@ Two facts are easy to mix up, so they have different names:
   after that (the stack has *failed over*). The other one is the **standby**.
 
 Every "who writes where" decision of the program (the database writer, the Global Datastore's
-primary, the DNS switch, which alarms page) reads this one value instead of deriving it again.
+primary, which alarms page) reads this one value instead of deriving it again.
 Pure data: importable without the Pulumi SDK.
 """
 

@@ -120,6 +120,9 @@ def _walk(root: type[BaseModel], loc: Loc) -> tuple[Loc, tuple[Any, tuple[Any, .
     for index, part in enumerate(loc):
         if part == "[key]":  # pydantic's marker for a bad dict key
             return (*kept, *loc[index:]), None
+        present = [a for a in _union_args(tp) if a is not type(None)]
+        if len(present) == 1 and len(_union_args(tp)) == 2:  # `X | None`: pydantic adds no member tag
+            tp, meta = unwrap(present[0], meta)
         if _union_args(tp) and isinstance(part, str):
             continue
         kept.append(part)
@@ -173,14 +176,22 @@ def _min_length(meta: Sequence[Any]) -> int:
                 and m.min_length] or [0])
 
 
+def _nullable_model(tp: Any) -> Any:
+    """The model of `Model | None`, else None."""
+    present = [a for a in _union_args(tp) if a is not type(None)]
+    return present[0] if len(present) == 1 and len(_union_args(tp)) == 2 and is_model(present[0]) else None
+
+
 def shape(tp: Any, meta: Sequence[Any] = ()) -> str:
     """The compact shape of a type as the docs show it: `{primary: {region, arn}, prodInstanceClass}`."""
     tp, meta = unwrap(tp, meta)
+    if _nullable_model(tp) is not None:
+        return f"{shape(_nullable_model(tp))} or null"
     if is_model(tp):
         parts = []
         for alias, ftp, fmeta in fields_of(tp):
-            inner = ftp if not is_model(ftp) and get_origin(ftp) not in (list, tuple, dict) else None
-            parts.append(alias if inner is not None else f"{alias}: {shape(ftp, fmeta)}")
+            nested = is_model(ftp) or get_origin(ftp) in (list, tuple, dict) or _nullable_model(ftp) is not None
+            parts.append(f"{alias}: {shape(ftp, fmeta)}" if nested else alias)
         return "{" + ", ".join(parts) + "}"
     if get_origin(tp) in (list, tuple):
         return f"[{shape(get_args(tp)[0])}]"

@@ -47,6 +47,14 @@ def failed_over_plan() -> Plan:
 
 
 @pytest.fixture(scope="session")
+def arc_plan() -> Plan:
+    """prod with `hastack:dr.trafficControl: arc` (Route 53 ARC routing controls instead of alarms)."""
+    config = copy.deepcopy(read_stack_config("prod"))
+    config["hastack:dr"] = {**config.get("hastack:dr", {}), "trafficControl": "arc"}
+    return render("prod", config=config)
+
+
+@pytest.fixture(scope="session")
 def policy_pack() -> Iterator[PolicyPackProcess]:
     """One running policy pack per test session (per xdist worker), shared by the policy test modules."""
     with PolicyPackProcess() as pack:

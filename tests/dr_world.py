@@ -128,8 +128,9 @@ class World:
 
     def lock_item(self) -> dict[str, Any] | None:
         o = self.outputs
-        return self.client("dynamodb", o.lock_table.region).get_item(
-            TableName=o.lock_table.name, Key={"lockId": {"S": f"dr-lock#{o.stack}"}}).get("Item")
+        return self.client("dynamodb", o.coordination.home_region).get_item(
+            TableName=o.coordination.table_name,
+            Key={o.coordination.key_attribute: {"S": f"dr-lock#{o.stack}"}}).get("Item")
 
     def snapshot(self) -> dict[str, Any]:
         db = self.dr_db()

@@ -159,6 +159,30 @@ SCENARIOS = [
      "hastack:kubernetesVersion = 1.3 is invalid: one of 1.29, 1.30, 1.31, 1.32, 1.33 (quote it in YAML)"),
     ("cache-engine", _set("cache.engine", "memcached"),
      "hastack:cache.engine = 'memcached' is invalid: one of \"valkey\", \"redis\""),
+    ("traffic-control-mode", _set("dr", {"trafficControl": "dns-api"}),
+     "hastack:dr.trafficControl = 'dns-api' is invalid: one of \"cloudwatch-alarm\", \"arc\""),
+    ("lease-renewed-too-rarely", _set("dr", {"leaseSeconds": 15, "leaseRenewSeconds": 6}),
+     "hastack:dr.leaseRenewSeconds = 6 is invalid: an integer >= 1 and <= leaseSeconds / 3 (5): a writer must be "
+     "able to miss two renewals before its lease runs out"),
+    ("witness-is-the-dr-region", _set("dr", {"leaseWitnessRegion": "us-west-2"}),
+     "hastack:dr.leaseWitnessRegion = 'us-west-2' is invalid: a third region, not the primary (us-east-1) or the "
+     "DR region (us-west-2)"),
+    ("witness-outside-the-set", _set("dr", {"leaseWitnessRegion": "eu-west-2"}),
+     "hastack:dr.leaseWitnessRegion = 'eu-west-2' is invalid: a region of the MRSC set of us-east-1 and "
+     "us-west-2: one of us-east-2"),
+    ("witness-without-a-set", lambda raw: (raw.update(drRegion="eu-west-1", dr={"leaseWitnessRegion": "us-east-2"}),
+                                          raw["vpcCidrs"].update({"eu-west-1": raw["vpcCidrs"].pop("us-west-2")})),
+     "hastack:dr.leaseWitnessRegion = 'us-east-2' is invalid: us-east-1 and eu-west-1 are in no common DynamoDB "
+     "MRSC region set, so the lease table is a single-region table in eu-west-1 and has no witness: remove the "
+     "key (MRSC sets: us-east-1, us-east-2, us-west-2; eu-west-1, eu-west-2, eu-west-3, eu-central-1; "
+     "ap-northeast-1, ap-northeast-2, ap-northeast-3)"),
+    ("resolver-not-an-address", _set("dr", {"dnsResolvers": ["10.0.0.2", "resolver.local"]}),
+     "hastack:dr.dnsResolvers[1] = 'resolver.local' is invalid: a DNS resolver address: an IPv4 or IPv6 address "
+     "with an optional port, such as '10.0.0.2' or '[fd00::2]:53'"),
+    ("resolver-port-out-of-range", _set("dr", {"dnsResolvers": ["10.0.0.2:70000"]}),
+     "hastack:dr.dnsResolvers[0] = '10.0.0.2:70000' is invalid: a port between 1 and 65535 after the address"),
+    ("heartbeat-too-slow", _set("dr", {"heartbeatSeconds": 120}),
+     "hastack:dr.heartbeatSeconds = 120 is invalid: an integer >= 1 and <= 60"),
     ("api-cidrs-too-many", _set("kubernetesApiAccessCidrs", [f"198.51.{i}.0/24" for i in range(41)]),
      'hastack:kubernetesApiAccessCidrs = ["198.51.0.0/24", "198.51.1.0/24", "198.51.2.0/24", "198.51.3.0/24", '
      f'"198.51.... is invalid: {API_CIDRS}'),
@@ -199,6 +223,23 @@ def test_valid_configs_parse(prod_raw: dict[str, Any]) -> None:
     assert parse_config(staging).nodes.dr.desired_size == 0
     assert config.kubernetes_api_access_cidrs == ("203.0.113.0/24", "198.51.100.16/28")
     assert parse_config(staging).kubernetes_api_access_cidrs == ("198.51.100.0/24",)
+
+
+def test_dr_defaults_and_derived_values(prod_raw: dict[str, Any]) -> None:
+    dr = parse_config(copy.deepcopy(prod_raw)).dr
+    assert dr.traffic_control == "cloudwatch-alarm" and dr.dns_resolvers == () and dr.lease_witness_region is None
+    assert (dr.lease_seconds, dr.lease_renew_seconds, dr.heartbeat_seconds) == (15, 5, 5)
+    assert set(dr.timeouts()) == {"fence_timeout_seconds", "wait_timeout_seconds", "call_timeout_seconds",
+                                  "status_timeout_seconds", "lease_seconds", "lease_renew_seconds",
+                                  "lock_ttl_seconds", "lag_evidence_max_age_seconds", "dns_ttl_seconds",
+                                  "dns_propagation_seconds", "heartbeat_seconds"}
+    raw = copy.deepcopy(prod_raw)
+    raw["dr"] = {"leaseSeconds": 30, "leaseWitnessRegion": "us-east-2", "trafficControl": "arc",
+                 "dnsResolvers": ["10.0.0.2", "10.0.0.3:5353", "fd00::2", "[fd00::3]:53", "[fd00::4]"]}
+    dr = parse_config(raw).dr
+    assert dr.lease_renew_seconds == 10, "derived: leaseSeconds / 3"
+    assert dr.dns_resolvers == ("10.0.0.2", "10.0.0.3:5353", "fd00::2", "[fd00::3]:53", "fd00::4")
+    assert (dr.traffic_control, dr.lease_witness_region) == ("arc", "us-east-2")
 
 
 def test_dr_may_scale_to_zero_and_failover_flag(prod_raw: dict[str, Any]) -> None:

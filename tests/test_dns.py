@@ -1,4 +1,4 @@
-"""DNS: ALB health checks, the switch and primary gate, failover alias records, failed-over render."""
+"""DNS: ALB health checks, the primary and secondary gates, failover alias records, failed-over render."""
 
 from __future__ import annotations
 
@@ -11,42 +11,14 @@ from hastack.plan import mock_values
 from hastack.plan.render import Plan
 from hastack.topology import Topology
 from tests.arg_helpers import invalid_arguments
+from tests.route53_model import ALARM, CHECK, RECORD, route53_answer
 from tests.tier_helpers import one
 
-CHECK = "aws:route53/healthCheck:HealthCheck"
-RECORD = "aws:route53/record:Record"
+FENCED, READY = "PrimaryFenced", "DrReady"
 
 
 def region_of(config: dict[str, Any], role: str) -> str:
     return config["hastack:primaryRegion" if role == "primary" else "hastack:drRegion"]
-
-
-def route53_answer(plan: Plan, alb_healthy: dict[str, bool]) -> str:
-    """Which ALB DNS name Route 53 answers, from the plan's checks and records (Route 53's failover rules).
-
-    An endpoint check is healthy as given; a disabled check is healthy; `invertHealthcheck` flips a
-    status; a CALCULATED check is healthy when at least `childHealthThreshold` children are. PRIMARY is
-    answered when its check is healthy, else SECONDARY when its check is healthy, else PRIMARY.
-    """
-    checks = {c["id"]: c for c in plan.of_type(CHECK)}
-    check_fqdn = {c["id"]: c["inputs"]["fqdn"] for c in checks.values() if c["inputs"]["type"] == "HTTPS"}
-    albs = {o["albDnsName"]: region for region, o in plan.outputs["ingress"].items()}
-
-    def healthy(check_id: str) -> bool:
-        i = checks[check_id]["inputs"]
-        if i.get("disabled"):
-            status = True
-        elif i["type"] == "CALCULATED":
-            status = sum(healthy(c) for c in i.get("childHealthchecks", [])) >= i["childHealthThreshold"]
-        else:
-            status = alb_healthy[albs[check_fqdn[check_id]]]
-        return status != bool(i.get("invertHealthcheck"))
-
-    records = {r["inputs"]["failoverRoutingPolicies"][0]["type"]: r["inputs"] for r in plan.of_type(RECORD)}
-    for kind in ("PRIMARY", "SECONDARY"):
-        if healthy(records[kind]["healthCheckId"]):
-            return albs[records[kind]["aliases"][0]["name"]]
-    return albs[records["PRIMARY"]["aliases"][0]["name"]]
 
 
 @pytest.mark.parametrize("role", ["primary", "dr"])
@@ -69,19 +41,31 @@ def test_route53_goes_through_the_primary_regions_provider(prod_plan: Plan, prod
             assert r["region"] == prod_config["hastack:primaryRegion"], r["urn"]
 
 
-def test_switch_is_an_always_healthy_calculated_check(prod_plan: Plan) -> None:
+def test_legacy_switch_is_an_always_healthy_calculated_check_whose_inversion_the_program_ignores(
+        prod_plan: Plan) -> None:
     switch = one(prod_plan, CHECK, "dns-switch")
     i = switch["inputs"]
     assert i["type"] == "CALCULATED" and i["disabled"] is True and i["invertHealthcheck"] is False
     assert i["childHealthThreshold"] == 0 and not i.get("childHealthchecks")
+    assert switch["ignoreChanges"] == ["invertHealthcheck"], "the old DR command inverts it: pulumi up must not undo"
     assert prod_plan.outputs["dns"]["switchHealthCheckId"] == switch["id"]
 
 
-def test_primary_gate_needs_primary_alb_and_switch(prod_plan: Plan) -> None:
-    gate = one(prod_plan, CHECK, "dns-primary-gate")["inputs"]
-    assert gate["type"] == "CALCULATED" and gate["childHealthThreshold"] == 2
-    assert gate["childHealthchecks"] == [one(prod_plan, CHECK, "dns-primary-alb-check")["id"],
-                                         one(prod_plan, CHECK, "dns-switch")["id"]]
+def test_primary_gate_needs_primary_alb_and_not_fenced(prod_plan: Plan) -> None:
+    gate = one(prod_plan, CHECK, "dns-primary-gate")
+    assert gate["inputs"]["type"] == "CALCULATED" and gate["inputs"]["childHealthThreshold"] == 3
+    assert gate["inputs"]["childHealthchecks"] == [one(prod_plan, CHECK, "dns-primary-alb-check")["id"],
+                                                   one(prod_plan, CHECK, "dns-switch")["id"],
+                                                   one(prod_plan, CHECK, "traffic-primary-switch")["id"]]
+    assert prod_plan.outputs["trafficControl"]["healthCheckIds"]["primaryGate"] == gate["id"]
+
+
+def test_secondary_gate_needs_dr_alb_and_dr_ready(prod_plan: Plan) -> None:
+    gate = one(prod_plan, CHECK, "dns-secondary-gate")
+    assert gate["inputs"]["type"] == "CALCULATED" and gate["inputs"]["childHealthThreshold"] == 2
+    assert gate["inputs"]["childHealthchecks"] == [one(prod_plan, CHECK, "dns-dr-alb-check")["id"],
+                                                   one(prod_plan, CHECK, "traffic-dr-ready")["id"]]
+    assert prod_plan.outputs["trafficControl"]["healthCheckIds"]["secondaryGate"] == gate["id"]
 
 
 def test_failover_alias_records(prod_plan: Plan, prod_config: dict[str, Any]) -> None:
@@ -89,7 +73,7 @@ def test_failover_alias_records(prod_plan: Plan, prod_config: dict[str, Any]) ->
                                         "us-east-1")["zoneId"]
     ingress = prod_plan.outputs["ingress"]
     expected = {"PRIMARY": ("primary", one(prod_plan, CHECK, "dns-primary-gate")["id"]),
-                "SECONDARY": ("dr", one(prod_plan, CHECK, "dns-dr-alb-check")["id"])}
+                "SECONDARY": ("dr", one(prod_plan, CHECK, "dns-secondary-gate")["id"])}
     for kind, (role, check_id) in expected.items():
         record = one(prod_plan, RECORD, f"dns-{kind.lower()}")["inputs"]
         target = ingress[region_of(prod_config, role)]
@@ -104,29 +88,60 @@ def test_failover_alias_records(prod_plan: Plan, prod_config: dict[str, Any]) ->
 
 def test_dns_outputs_follow_the_contract(prod_plan: Plan, prod_config: dict[str, Any]) -> None:
     out = prod_plan.outputs["dns"]
-    assert set(out) == {"hostedZoneId", "recordName", "healthCheckIds", "switchHealthCheckId"}
+    assert set(out) == {"hostedZoneId", "recordName", "healthCheckIds", "switchHealthCheckId", "resolvers"}
     assert set(out["healthCheckIds"]) == {prod_config["hastack:primaryRegion"], prod_config["hastack:drRegion"]}
     assert out["recordName"] == prod_config["hastack:dns"]["recordName"]
+    assert out["resolvers"] == [], "default: the system resolver"
 
 
-def test_routing_follows_health_and_the_switch(prod_plan: Plan, failed_over_plan: Plan,
-                                               prod_config: dict[str, Any]) -> None:
-    primary, dr = prod_config["hastack:primaryRegion"], prod_config["hastack:drRegion"]
-    assert route53_answer(prod_plan, {primary: True, dr: True}) == primary
-    assert route53_answer(prod_plan, {primary: False, dr: True}) == dr
-    assert route53_answer(prod_plan, {primary: False, dr: False}) == primary
-    # After the failover the switch stays flipped: DR serves even with the primary green again.
-    assert route53_answer(failed_over_plan, {primary: True, dr: True}) == dr
+#: (primary ALB healthy, DR ALB healthy, last PrimaryFenced, last DrReady) -> the region answered.
+#: None = never published. The story of an outage and a failover, step by step.
+ROUTING = [
+    ("normal: both ALBs up, nothing ever published", True, True, None, None, "primary"),
+    ("outage: primary ALB down, pilot-light DR ALB healthy, DR not declared ready", False, True, None, None,
+     "primary"),
+    ("outage: both down (DR not scaled yet)", False, False, None, None, "primary"),
+    ("fenced but DR not ready: both records unhealthy, last resort", False, True, 1, 0, "primary"),
+    ("DR declared ready while the primary is down", False, True, None, 1, "dr"),
+    ("cutover: fenced and ready, primary ALB answering again", True, True, 1, 1, "dr"),
+    ("ready but DR ALB down and primary down", False, False, 1, 1, "primary"),
+    ("failback: PrimaryFenced back to 0, DrReady still 1", True, True, 0, 1, "primary"),
+    ("after failback: DrReady back to 0", True, True, 0, 0, "primary"),
+]
 
 
-def test_failed_over_declares_the_switch_inverted_and_changes_nothing_else(failed_over_plan: Plan,
-                                                                           prod_plan: Plan) -> None:
-    assert one(failed_over_plan, CHECK, "dns-switch")["inputs"]["invertHealthcheck"] is True
-    for name in ("dns-primary", "dns-secondary"):
-        assert one(failed_over_plan, RECORD, name)["inputs"] == one(prod_plan, RECORD, name)["inputs"], name
-    for name in ("dns-primary-alb-check", "dns-dr-alb-check", "dns-primary-gate"):
-        assert one(failed_over_plan, CHECK, name)["inputs"] == one(prod_plan, CHECK, name)["inputs"], name
+@pytest.mark.parametrize(("story", "primary_up", "dr_up", "fenced", "ready", "answer"), ROUTING,
+                         ids=[r[0] for r in ROUTING])
+def test_routing_follows_health_and_the_switches(prod_plan: Plan, failed_over_plan: Plan,
+                                                 prod_config: dict[str, Any], story: str, primary_up: bool,
+                                                 dr_up: bool, fenced: int | None, ready: int | None,
+                                                 answer: str) -> None:
+    regions = {"primary": region_of(prod_config, "primary"), "dr": region_of(prod_config, "dr")}
+    health = {regions["primary"]: primary_up, regions["dr"]: dr_up}
+    for plan in (prod_plan, failed_over_plan):  # the switches' state lives in AWS, not in the program
+        assert route53_answer(plan, health, {FENCED: fenced, READY: ready}) == regions[answer], story
+
+
+def test_the_legacy_switch_still_fences_until_the_old_dr_command_goes(prod_plan: Plan,
+                                                                     prod_config: dict[str, Any]) -> None:
+    primary, dr = region_of(prod_config, "primary"), region_of(prod_config, "dr")
+    up = {primary: True, dr: True}
+    assert route53_answer(prod_plan, up, {READY: 1}, legacy_inverted=True) == dr
+    assert route53_answer(prod_plan, up, {}, legacy_inverted=True) == primary, "DR never ready: stays"
+
+
+def test_failed_over_render_leaves_route53_and_the_switches_untouched(failed_over_plan: Plan,
+                                                                      prod_plan: Plan) -> None:
+    before, after = _route53_and_switches(prod_plan), _route53_and_switches(failed_over_plan)
+    assert len(before) >= 9 and before == after
     assert failed_over_plan.outputs["dns"] == prod_plan.outputs["dns"]
+    assert failed_over_plan.outputs["trafficControl"] == prod_plan.outputs["trafficControl"]
+
+
+def _route53_and_switches(plan: Plan) -> dict[str, Any]:
+    return {r["urn"]: r["inputs"] for r in plan.resources
+            if r["type"].startswith(("aws:route53/", "aws:route53recoverycontrol/"))
+            or (r["type"] == ALARM and r["inputs"].get("namespace") == "hastack/TrafficControl")}
 
 
 SERVING_EAST = Topology("us-east-1", "us-west-2", "us-east-1")
@@ -138,10 +153,11 @@ def _target(region: str) -> DnsTarget:
 
 def test_args_report_every_bad_argument_at_once() -> None:
     FailoverDnsArgs("example.com", "api.example.com", _target("us-east-1"), _target("us-west-2"),
-                    None, SERVING_EAST)  # type: ignore[arg-type]
+                    None, SERVING_EAST, "p", "r")  # type: ignore[arg-type]
     problems = invalid_arguments(lambda: FailoverDnsArgs(
         "example.com", "api.example.org", _target("us-west-2"), _target("us-west-2"),
-        None, SERVING_EAST, checker_regions=("us-east-1", "eu-west-1", "us-east-1")))  # type: ignore[arg-type]
+        None, SERVING_EAST, "p", "r",  # type: ignore[arg-type]
+        checker_regions=("us-east-1", "eu-west-1", "us-east-1")))
     assert problems == [
         ("checker_regions", "['us-east-1', 'eu-west-1', 'us-east-1'] is invalid: at least 3 distinct regions "
                             "(Route 53 needs 3 checker regions)"),

@@ -134,8 +134,9 @@ def test_lag_over_budget_accepted_with_the_flag(world: World) -> None:
 
 def _hold_lock(world: World, owner: str, host: str, expires_in: float) -> None:
     o = world.outputs
-    world.client("dynamodb", o.lock_table.region).put_item(TableName=o.lock_table.name, Item={
-        "lockId": {"S": f"dr-lock#{o.stack}"}, "owner": {"S": owner}, "host": {"S": host}, "pid": {"N": "4242"},
+    world.client("dynamodb", o.coordination.home_region).put_item(TableName=o.coordination.table_name, Item={
+        o.coordination.key_attribute: {"S": f"dr-lock#{o.stack}"}, "owner": {"S": owner}, "host": {"S": host},
+        "pid": {"N": "4242"},
         "since": {"S": "2026-01-01T03:00:00+00:00"}, "runId": {"S": "otherrun"}, "command": {"S": "dr scale-up"},
         "expiresAt": {"N": str(int(dt.datetime.now(dt.UTC).timestamp() + expires_in))}})
 

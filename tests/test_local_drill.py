@@ -57,7 +57,16 @@ def _check_deployed_world(inv: Inventory, plan: Plan, local_outputs: dict[str, A
     # Same outputs contract as the offline plan, but moto's real objects behind it.
     assert set(local_outputs) == set(outputs)
     assert local_outputs["ingress"][primary]["albDnsName"] != outputs["ingress"][primary]["albDnsName"]
-    assert local_outputs["dns"]["switchHealthCheckId"] in {c["id"] for c in inv.health_checks}
+    checks = {c["id"]: c for c in inv.health_checks}
+    assert local_outputs["dns"]["switchHealthCheckId"] in checks
+    # The traffic switches: CLOUDWATCH_METRIC checks on alarms in the DR region, gates on the records.
+    tc = local_outputs["trafficControl"]
+    ids = tc["healthCheckIds"]
+    assert {checks[ids[k]]["type"] for k in ("primarySwitch", "drReady")} == {"CLOUDWATCH_METRIC"}
+    assert (records["PRIMARY"]["healthCheckId"], records["SECONDARY"]["healthCheckId"]) == (
+        ids["primaryGate"], ids["secondaryGate"])
+    assert tc["region"] == dr and tc["cloudwatchAlarm"]["primaryFenced"]["alarmName"].endswith("-primary-fenced")
+    assert local_outputs["coordination"]["tableName"] in inv.regions[dr].tables
 
 
 def _check_failover(drill: DrillResult, report: dict[str, Any]) -> None:

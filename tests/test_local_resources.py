@@ -2,7 +2,7 @@
 no declared AWS type without a handler or a stated reason (`hastack/local/aws_resources.py`,
 `hastack/local/moto_mocks.UNMODELLED`).
 
-Checked against the rendered prod, staging and failed-over plans (the program's every shape here).
+Checked against the rendered prod, staging, failed-over and ARC plans (the program's every shape here).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from hastack.plan.render import Plan
 
 
 @pytest.fixture(scope="module")
-def declared(prod_plan: Plan, staging_plan: Plan, failed_over_plan: Plan) -> set[str]:
-    return {r["type"] for plan in (prod_plan, staging_plan, failed_over_plan) for r in plan.resources
+def declared(prod_plan: Plan, staging_plan: Plan, failed_over_plan: Plan, arc_plan: Plan) -> set[str]:
+    return {r["type"] for plan in (prod_plan, staging_plan, failed_over_plan, arc_plan) for r in plan.resources
             if r["custom"] and not r["type"].startswith("pulumi:providers:")}
 
 

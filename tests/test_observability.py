@@ -32,15 +32,22 @@ from hastack.plan.render import Plan
 from tests.arg_helpers import invalid_arguments
 
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TRAFFIC_SWITCHES = "hastack/TrafficControl"
 COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
 TOPIC = "aws:sns/topic:Topic"
 RUNBOOK_RE = re.compile(r"^Runbook: (runbooks/[a-z0-9-]+\.md) — \S")
 
 
 def alarms(plan: Plan) -> dict[str, dict[str, Any]]:
-    """Every alarm of the plan by its AWS name."""
+    """Every alarm of the plan that pages (all but the traffic switches) by its AWS name.
+
+    The traffic switches (components/traffic.py, tests/test_traffic.py) are alarms too, but no
+    pages: Route 53 reads them, and the primary gate's alarm pages when traffic leaves the primary.
+    """
     out = {}
     for r in plan.of_type(METRIC_ALARM):
+        if r["inputs"].get("namespace") == TRAFFIC_SWITCHES:
+            continue
         out[r["inputs"]["name"]] = r
     for r in plan.of_type(COMPOSITE_ALARM):
         out[r["inputs"]["alarmName"]] = r

@@ -56,8 +56,16 @@ def test_the_dr_view_of_the_prod_plan(raw: dict[str, Any]) -> None:
     assert o.database.replica.region == "us-west-2" and o.database.prod_instance_class == "db.r6g.large"
     assert [g.prod_desired_size for g in o.dr_node_groups] == [2, 2, 2]
     assert set(o.ingress["us-west-2"].target_group_arns) == {s.name for s in o.services}
-    assert o.lock_table.region == "us-west-2" and o.lock_table.name == "hastack-prod-dr-lock"
-    assert o.dr_timeouts.wait_timeout_seconds > o.dr_timeouts.fence_timeout_seconds > 0
+    assert (o.deployment.project, o.deployment.stack, o.deployment.id) == ("hastack", "prod", "hastack/prod")
+    c = o.coordination
+    assert (c.table_name, c.home_region, c.replica_regions, c.witness_region, c.consistency) == (
+        "hastack-prod-dr-coordination", "us-west-2", ["us-east-1"], "us-east-2", "STRONG")
+    assert (c.lease_key, c.lock_key, c.journal_key_prefix) == ("lease#hastack/prod", "dr-lock#hastack/prod",
+                                                               "journal#hastack/prod#")
+    t = o.dr_timeouts
+    assert t.wait_timeout_seconds > t.fence_timeout_seconds > 0
+    assert (t.lease_seconds, t.lease_renew_seconds, t.heartbeat_seconds, t.dns_ttl_seconds) == (15, 5, 5, 60)
+    assert o.traffic_control.region == "us-west-2" and o.traffic_control.mode == "cloudwatch-alarm"
     assert o.replicas_of("predictor") == 3
 
 
@@ -119,17 +127,18 @@ MALFORMED: dict[str, tuple[list[Callable[[dict[str, Any]], None]], list[str]]] =
         [_set("database.primary", "db")],
         ['database.primary = "db": should be an object {region, identifier, arn, endpoint, proxyEndpoint}']),
     "missing, wrong type and bool-for-int together": (
-        [_set("lockTable", DELETE), _set("database.replica.identifier", DELETE), _set("rpoBudgetSeconds", "sixty"),
+        [_set("coordination", DELETE), _set("database.replica.identifier", DELETE), _set("rpoBudgetSeconds", "sixty"),
          _set("services.0.replicas", True)],
         ['rpoBudgetSeconds = "sixty": should be a number > 0',
          "services[0].replicas = true: should be an integer >= 1",
          "database.replica.identifier: missing (a non-empty identifier without spaces)",
-         "lockTable: missing (an object {name, region})"]),
+         "coordination: missing (an object {tableName, homeRegion, replicaRegions: [region], witnessRegion, "
+         "consistency, keyAttribute, leaseKey, lockKey, journalKeyPrefix, leaseSeconds, leaseRenewSeconds})"]),
     "unknown key": (
-        [lambda raw: raw.update(lockTabel=raw.pop("lockTable"))],
-        ["lockTable: missing (an object {name, region})",
-         'lockTabel = {"name": "hastack-prod-dr-lock", "region": "us-west-2"}: unknown key (did you mean '
-         "'lockTable'?)"]),
+        [lambda raw: raw.update(deploymnet=raw.pop("deployment"))],
+        ["deployment: missing (an object {project, stack})",
+         'deploymnet = {"project": "hastack", "stack": "prod"}: unknown key (did you mean '
+         "'deployment'?)"]),
     "not a region": (
         [_set("drRegion", "mars-1")],
         ['drRegion = "mars-1": should be an AWS region such as us-east-1']),
@@ -149,10 +158,39 @@ MALFORMED: dict[str, tuple[list[Callable[[dict[str, Any]], None]], list[str]]] =
     "sizes out of order": (
         [_set("drNodeGroups.1.prodDesiredSize", 9)],
         ["drNodeGroups[1].prodDesiredSize = 9: should be <= prodMaxSize (6)"]),
-    "lock in the primary region": (
-        [_set("lockTable.region", "us-east-1")],
-        ['lockTable.region = "us-east-1": should not be the primary region: a failover cannot count on a lock in '
-         "the region it leaves"]),
+    "coordination table in the primary region": (
+        [_set("coordination.homeRegion", "us-east-1")],
+        ['coordination.homeRegion = "us-east-1": should be the DR region us-west-2: the DR command writes there '
+         "while the primary is down"]),
+    "witness outside the regions' MRSC set": (
+        [_set("coordination.witnessRegion", "eu-west-1")],
+        ['coordination.witnessRegion = "eu-west-1": should be a region of the MRSC set of us-east-1 and us-west-2: '
+         "one of us-east-2"]),
+    "single-region table with a replica": (
+        [_set("coordination.consistency", "single-region"), _set("coordination.witnessRegion", None)],
+        ['coordination.replicaRegions = ["us-east-1"]: should be empty for a single-region table']),
+    "lock key of another deployment": (
+        [_set("coordination.lockKey", "dr-lock#hastack/production")],
+        ["coordination.lockKey = \"dr-lock#hastack/production\": should be 'dr-lock#hastack/prod' (from deployment)"]),
+    "lease length disagrees with drTimeouts": (
+        [_set("coordination.leaseSeconds", 30)],
+        ["coordination.leaseSeconds = 30: should equal drTimeouts.leaseSeconds (15)"]),
+    "lease renewed too rarely": (
+        [_set("coordination.leaseRenewSeconds", 6), _set("drTimeouts.leaseRenewSeconds", 6)],
+        ["coordination.leaseRenewSeconds = 6: should be <= leaseSeconds / 3 (5)"]),
+    "switches flipped in the primary region": (
+        [_set("trafficControl.region", "us-east-1")],
+        ['trafficControl.region = "us-east-1": should be the DR region us-west-2: the switches are flipped in the '
+         "region that is up"]),
+    "mode says arc but only alarms are there": (
+        [_set("trafficControl.mode", "arc")],
+        ['trafficControl.cloudwatchAlarm = {"dimensions": {"Deployment": "hastack/prod"}, "drReady":...: should be '
+         "null: mode is arc",
+         "trafficControl.arc = null: should be set: mode is arc"]),
+    "metrics of another deployment": (
+        [_set("trafficControl.cloudwatchAlarm.dimensions", {"Deployment": "hastack/staging"})],
+        ['trafficControl.cloudwatchAlarm.dimensions = {"Deployment": "hastack/staging"}: should be '
+         "{Deployment: hastack/prod}"]),
 }
 
 

@@ -76,9 +76,11 @@ def quoted_alarm_names(text: str) -> set[str]:
 
 
 def plan_alarms(plan: Plan) -> dict[str, str]:
-    """Alarm name -> runbook file its description names."""
+    """Alarm name -> runbook file its description names (every paging alarm: the traffic switches are no pages)."""
     out = {}
     for r in plan.resources:
+        if r["inputs"].get("namespace") == "hastack/TrafficControl":
+            continue
         if r["type"] in ("aws:cloudwatch/metricAlarm:MetricAlarm", "aws:cloudwatch/compositeAlarm:CompositeAlarm"):
             name = r["inputs"].get("name") or r["inputs"]["alarmName"]
             out[name] = re.match(r"Runbook: runbooks/(\S+\.md)", r["inputs"]["alarmDescription"]).group(1)

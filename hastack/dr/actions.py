@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hastack.dr.aws import ROUTE53_REGION, ClientFactory, error_code
+from hastack.outputs import StackOutputs
 
 T = TypeVar("T")
 
@@ -36,6 +37,25 @@ def set_switch(aws: ClientFactory, switch_id: str, inverted: bool, fast: bool = 
     client = aws.client("route53", ROUTE53_REGION, fast=fast)
     _call(f"setting Route 53 switch {switch_id} to Inverted={inverted}",
           lambda: client.update_health_check(HealthCheckId=switch_id, Inverted=inverted))
+
+
+def publish_switch(aws: ClientFactory, outputs: StackOutputs, switch: str, value: int, fast: bool = False) -> bool:
+    """Set a traffic switch (`primaryFenced` or `drReady`) to `value` with PutMetricData in the DR region.
+
+    The alarm on the metric keeps its state when nothing more is published (docs/traffic-control.md).
+    Only the cloudwatch-alarm mode is flipped here; returns False (nothing done) for ARC.
+    """
+    control = outputs.traffic_control.cloudwatch_alarm
+    if control is None:
+        return False
+    metric = control.primary_fenced if switch == "primaryFenced" else control.dr_ready
+    region = outputs.traffic_control.region
+    client = aws.client("cloudwatch", region, fast=fast)
+    _call(f"publishing {control.namespace} {metric.metric_name}={value} in {region}",
+          lambda: client.put_metric_data(Namespace=control.namespace, MetricData=[{
+              "MetricName": metric.metric_name, "Value": float(value), "Unit": "None",
+              "Dimensions": [{"Name": k, "Value": v} for k, v in control.dimensions.items()]}]))
+    return True
 
 
 def promote_replica(aws: ClientFactory, region: str, identifier: str) -> None:

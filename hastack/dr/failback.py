@@ -146,7 +146,7 @@ class Failback:
         self.dry_run, self.break_lock, self.poll_seconds = dry_run, break_lock, poll_seconds
         self.accept_data_loss = accept_data_loss
         o = plan.outputs
-        self.lock = DrLock(aws, o.lock_table.name, o.lock_table.region, o.stack, "dr failback",
+        self.lock = DrLock(aws, o.coordination.table_name, o.coordination.home_region, o.stack, "dr failback",
                            2 * o.dr_timeouts.wait_timeout_seconds + 600)
 
     # --- world ----------------------------------------------------------------------------------
@@ -336,6 +336,7 @@ class Failback:
         if self.dry_run:
             return s.Outcome(s.PLANNED, f"would set switch {o.dns.switch_health_check_id} Inverted=false so "
                                         f"{p.writer_region} stops taking traffic and writes")
+        actions.publish_switch(self.aws, o, "primaryFenced", 0)
         actions.set_switch(self.aws, o.dns.switch_health_check_id, False)
         return s.Outcome(s.DONE, f"fenced {p.writer_region}: switch {o.dns.switch_health_check_id} Inverted=false, "
                                  f"traffic goes to {p.home} (read-only until the promotion)")

@@ -68,7 +68,7 @@ def table_key(aws: ClientFactory, table: str, region: str) -> str:
         desc = aws.client("dynamodb", region).describe_table(TableName=table)["Table"]
     except ClientError as exc:
         if error_code(exc) == "ResourceNotFoundException":
-            raise LockError(f"lock table {table!r} does not exist in {region} (output lockTable)") from exc
+            raise LockError(f"lock table {table!r} does not exist in {region} (output coordination.tableName)") from exc
         raise LockError(f"could not read lock table {table!r} in {region}: {exc}") from exc
     except BotoCoreError as exc:
         raise LockError(f"could not read lock table {table!r} in {region}: {exc}") from exc

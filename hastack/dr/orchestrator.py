@@ -190,14 +190,15 @@ class ScaleUp:
         self.poll_seconds = poll_seconds
         self.command = command
         ttl = 2 * outputs.dr_timeouts.wait_timeout_seconds + 600
-        self.lock = DrLock(aws, outputs.lock_table.name, outputs.lock_table.region, outputs.stack, command, ttl)
+        self.lock = DrLock(aws, outputs.coordination.table_name, outputs.coordination.home_region, outputs.stack,
+                           command, ttl)
 
     def _journal(self) -> Journal:
         try:
             key = self.lock.key
         except LockError:
             return Journal(read_only=True)
-        journal = Journal(self.aws, self.outputs.lock_table.name, self.outputs.lock_table.region, key,
+        journal = Journal(self.aws, self.outputs.coordination.table_name, self.outputs.coordination.home_region, key,
                           f"dr-journal#{self.outputs.stack}#scale-up", read_only=self.dry_run)
         journal.load()
         return journal

@@ -57,7 +57,7 @@ def collect(o: DrOutputs, aws: ClientFactory) -> dict[str, Any]:
         node_groups[region] = rows
     datastore = _safe(lambda: probes.global_datastore(aws, o.dr_region, o.cache.global_datastore_id))
     cache_primary = probes.cache_primary_region(datastore) if isinstance(datastore, dict) else datastore
-    lock = DrLock(aws, o.lock_table.name, o.lock_table.region, o.stack)
+    lock = DrLock(aws, o.coordination.table_name, o.coordination.home_region, o.stack)
     holder = _safe(lock.holder)
     journal = _safe(lambda: _last_run(aws, o, lock))
     return {
@@ -69,7 +69,8 @@ def collect(o: DrOutputs, aws: ClientFactory) -> dict[str, Any]:
 
 
 def _last_run(aws: ClientFactory, o: DrOutputs, lock: DrLock) -> dict[str, Any] | None:
-    journal = Journal(aws, o.lock_table.name, o.lock_table.region, lock.key, f"dr-journal#{o.stack}#scale-up",
+    journal = Journal(aws, o.coordination.table_name, o.coordination.home_region, lock.key,
+                      f"dr-journal#{o.stack}#scale-up",
                       read_only=True)
     journal.load()
     data = journal.previous

@@ -204,6 +204,7 @@ def fence(ctx: RunContext) -> Outcome:
         if ctx.dry_run:
             return Outcome(PLANNED, f"would flip Route 53 switch {o.dns.switch_health_check_id} so {o.primary_region} "
                                     "stops taking traffic and writes")
+        actions.publish_switch(ctx.aws, o, "primaryFenced", 1, fast=True)
         actions.set_switch(ctx.aws, o.dns.switch_health_check_id, True, fast=True)
     except (probes.ProbeError, actions.ActionError) as exc:
         took = ctx.clock.now() - started
@@ -411,6 +412,9 @@ def dns_switch(ctx: RunContext) -> Outcome:
     if ctx.dry_run:
         return Outcome(PLANNED, f"would {'keep' if inverted else 'flip'} switch {o.dns.switch_health_check_id} and "
                                 f"verify {o.dns.record_name} answers the DR ALB")
+    # The SECONDARY record's gate needs dr-ready; PRIMARY's needs primary-switch (see components/dns.py).
+    actions.publish_switch(ctx.aws, o, "drReady", 1)
+    actions.publish_switch(ctx.aws, o, "primaryFenced", 1)
     if not inverted:
         actions.set_switch(ctx.aws, o.dns.switch_health_check_id, True)
     problem = verify_dns(ctx)

@@ -870,6 +870,8 @@ def dynamodb_table(ctx: Ctx) -> Result:
         "SSESpecification": drop_none({"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": sse.get("kmsKeyArn")})
         if as_bool(sse.get("enabled")) else None,
         "DeletionProtectionEnabled": as_bool(ctx.get("deletionProtectionEnabled")),
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": ctx.get("streamViewType")}
+        if as_bool(ctx.get("streamEnabled")) else None,
         "Tags": tag_list(ctx.tags) or None}))["TableDescription"]
     if as_bool((ctx.get("pointInTimeRecovery") or {}).get("enabled")):
         ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={
@@ -878,9 +880,16 @@ def dynamodb_table(ctx: Ctx) -> Result:
     if ttl.get("attributeName") and as_bool(ttl.get("enabled")):
         ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
             "Enabled": True, "AttributeName": ttl["attributeName"]})
-    replicas = [r["regionName"] for r in ctx.get("replicas", []) if r.get("regionName")]
+    # A global table: moto accepts the replica, witness and MRSC updates but keeps no replica and no
+    # quorum (the local world emulates what the lease needs from them).
+    replicas = [r for r in ctx.get("replicas", []) if r.get("regionName")]
+    witness = (ctx.get("globalTableWitness") or {}).get("regionName")
     if replicas:
-        ddb.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": r}} for r in replicas])
+        strong = any(r.get("consistencyMode") == "STRONG" for r in replicas)
+        ddb.update_table(**drop_none({
+            "TableName": name, "ReplicaUpdates": [{"Create": {"RegionName": r["regionName"]}} for r in replicas],
+            "GlobalTableWitnessUpdates": [{"Create": {"RegionName": witness}}] if witness else None,
+            "MultiRegionConsistency": "STRONG" if strong else None}))
     return name, {"name": name, "arn": table["TableArn"], "streamArn": table.get("LatestStreamArn")}
 
 

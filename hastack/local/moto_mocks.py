@@ -34,6 +34,8 @@ UNMODELLED: dict[str, str] = {
     "random:": "not an AWS resource: the pulumi-random provider computes it itself (offline value)",
     "aws:cloudwatch/compositeAlarm:CompositeAlarm": "moto 5.2.5 does not route PutCompositeAlarm (its "
                                                     "describe_alarms would show none); not on the DR path",
+    "aws:route53recoverycontrol/": "moto has no Route 53 ARC (trafficControl: arc is rendered and unit-tested; "
+                                   "the local world runs the cloudwatch-alarm switches)",
 }
 GENERIC_REASON = "no moto handler for this type in hastack/local/aws_resources.py (offline value used)"
 

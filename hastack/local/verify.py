@@ -149,10 +149,10 @@ def _cache(clients: AwsClients, o: DrOutputs) -> Verdict:
 
 
 def _lock(clients: AwsClients, o: DrOutputs) -> Verdict:
-    ddb = clients.get("dynamodb", o.lock_table.region)
-    key = ddb.describe_table(TableName=o.lock_table.name)["Table"]["KeySchema"][0]["AttributeName"]
-    items = ddb.scan(TableName=o.lock_table.name)["Items"]
+    ddb = clients.get("dynamodb", o.coordination.home_region)
+    key = ddb.describe_table(TableName=o.coordination.table_name)["Table"]["KeySchema"][0]["AttributeName"]
+    items = ddb.scan(TableName=o.coordination.table_name)["Items"]
     held = [i for i in items if i.get(key, {}).get("S", "").startswith("dr-lock#")]
     return Verdict("DR lock released", not held,
                    f"held by {held[0].get('owner', {}).get('S', '?')}" if held
-                   else f"no lock item in {o.lock_table.name}")
+                   else f"no lock item in {o.coordination.table_name}")

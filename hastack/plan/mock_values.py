@@ -205,7 +205,7 @@ RESOURCE_EXTRAS.update({
 })
 
 
-# Data and traffic tiers (components/database.py, cache.py, ingress.py, dns.py, dr_lock.py): the ids,
+# Data and traffic tiers (components/database.py, cache.py, ingress.py, dns.py, traffic.py, coordination.py): the ids,
 # ARNs and endpoints the DR command and the policy pack read, shaped as AWS returns them.
 
 #: Route 53 ids that are UUIDs (health checks) rather than `<name>-<hash>`.
@@ -306,6 +306,31 @@ def _dynamodb_table(name: str, region: str, inputs: dict[str, Any], rid: str) ->
     return {"name": table, "arn": _arn("dynamodb", region, f"table/{table}")}
 
 
+#: Regions of an ARC cluster's five data-plane endpoints, as AWS lists them for a new cluster.
+ARC_ENDPOINT_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1", "ap-southeast-2")
+
+
+def _arc_arn(resource: str) -> str:
+    return f"arn:aws:route53-recovery-control::{ACCOUNT_ID}:{resource}"
+
+
+def _arc_cluster(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    h = digest("arc", name, length=8)
+    return {"arn": _arc_arn(f"cluster/{rid}"), "status": "DEPLOYED",
+            "clusterEndpoints": [{"region": r, "endpoint": f"https://{h}.route53-recovery-cluster.{r}.amazonaws.com/v1"}
+                                 for r in ARC_ENDPOINT_REGIONS]}
+
+
+def _arc_control_panel(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    return {"arn": _arc_arn(f"controlpanel/{rid}"), "status": "DEPLOYED", "defaultControlPanel": False,
+            "routingControlCount": 2}
+
+
+def _arc_routing_control(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+    panel = str(inputs.get("controlPanelArn") or _arc_arn("controlpanel/panel"))
+    return {"arn": f"{panel}/routingcontrol/{rid}", "status": "DEPLOYED"}
+
+
 def _secret(name: str, region: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
     secret = _physical_name(inputs, name)
     return {"name": secret, "arn": _arn("secretsmanager", region, f"secret:{secret}-{digest('sm', secret, length=6)}")}
@@ -333,6 +358,9 @@ RESOURCE_EXTRAS.update({
     "aws:route53/healthCheck:HealthCheck": _health_check,
     "aws:route53/record:Record": _record,
     "aws:dynamodb/table:Table": _dynamodb_table,
+    "aws:route53recoverycontrol/cluster:Cluster": _arc_cluster,
+    "aws:route53recoverycontrol/controlPanel:ControlPanel": _arc_control_panel,
+    "aws:route53recoverycontrol/routingControl:RoutingControl": _arc_routing_control,
     "aws:secretsmanager/secret:Secret": _secret,
     "random:index/randomPassword:RandomPassword": _random_password,
 })

@@ -62,11 +62,12 @@ def seed_world(plan: dict[str, Any], client: Client, replica_lag_seconds: float 
     if replica_lag_seconds is not None:
         put_replica_lag(client, dr, db["replica"]["identifier"], replica_lag_seconds)
 
-    # Lock table (the component's key name).
-    lock = plan["lockTable"]
-    client("dynamodb", lock["region"]).create_table(
-        TableName=lock["name"], KeySchema=[{"AttributeName": "lockId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "lockId", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    # Coordination table (lease, lock, journals), keyed as the outputs say.
+    table = plan["coordination"]
+    key = table["keyAttribute"]
+    client("dynamodb", table["homeRegion"]).create_table(
+        TableName=table["tableName"], KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
 
     # Load balancers and target groups, names from the plan's ARNs.
     for region, ing in plan["ingress"].items():
