@@ -16,7 +16,7 @@ import pytest
 from hastack.local.dataplane import DataPlane, postgres_sql
 from hastack.local.dataplane.checker import check_postgres
 from hastack.local.dataplane.ledger import Ledger
-from hastack.local.dataplane.scenarios import planned_switchover, unplanned_failover
+from hastack.local.dataplane.scenarios import failover_and_failback, planned_switchover, unplanned_failover
 from tests.dataplane_helpers import plane_config
 
 #: Replica lag (read just after the cut) above which the replica itself, not the link, was behind.
@@ -86,3 +86,30 @@ def test_a_clean_caught_up_switchover_loses_nothing_over_the_70_ms_link(plane: D
         assert result.errors == [] and result.split_brain == 0
     assert outcome.postgres.summary.startswith(
         f"postgres postgres-us-west-2: lost 0 of {outcome.postgres.acknowledged} acknowledged writes;")
+
+
+def test_failback_with_writers_throughout_loses_nothing_and_restores_the_topology(plane: DataPlane) -> None:
+    failover, rejoined, failback = failover_and_failback(plane, "hang")
+    primary, dr = plane.regions
+    assert failover.postgres.lost > 0 and failover.postgres.errors == []  # the outage's loss, paid once
+    assert rejoined == [
+        f"postgres-{primary} rejoined as a replica, rebuilt from a base backup of postgres-{dr}, "
+        f"through the link wal:{primary}->postgres-{dr}",
+        f"valkey-{primary} rejoined as a replica, following valkey-{dr} (REPLICAOF), "
+        f"through the link replication:{primary}->valkey-{dr}",
+        f"postgres-{dr} rejoined as a replica, rebuilt from a base backup of postgres-{primary}, "
+        f"through the link wal:{dr}->postgres-{primary}",
+        f"valkey-{dr} rejoined as a replica, following valkey-{primary} (REPLICAOF), "
+        f"through the link replication:{dr}->valkey-{primary}"]
+    for result in (failback.postgres, failback.valkey):
+        assert result.promoted.endswith(primary)
+        assert result.acknowledged >= 20
+        assert result.lost == 0, result.summary
+        assert result.errors == [] and result.split_brain == 0
+    # The writes the failover lost are gone for good: the old timeline was discarded by the rebuild.
+    final = postgres_sql.row_ids(plane.direct("postgres", primary))
+    assert not set(failover.postgres.lost_sample) & final
+    assert {name: plane.roles[name] for name in sorted(plane.roles)} == {
+        f"postgres-{primary}": "primary", f"postgres-{dr}": "replica",
+        f"valkey-{primary}": "primary", f"valkey-{dr}": "replica"}
+    assert postgres_sql.wal_receiver_status(plane.direct("postgres", dr)) == "streaming"

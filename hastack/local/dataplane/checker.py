@@ -95,15 +95,18 @@ def _rpo(lost: list[LedgerEntry], entries: list[LedgerEntry]) -> float:
 
 def compare(ledger: Ledger, present: set[int], *, service: Literal["postgres", "valkey"], promoted: str,
             after_fence: set[int] | None = None, fence_at: datetime | None = None, old_primary: str | None = None,
-            old_primary_error: str | None = None) -> CheckResult:
-    """The verdict from the ledger and the ids present (pure: what `check_*` read is passed in)."""
+            old_primary_error: str | None = None, known: set[int] | frozenset[int] = frozenset()) -> CheckResult:
+    """The verdict from the ledger and the ids present (pure: what `check_*` read is passed in).
+
+    `known`: ids attempted by earlier runs (an earlier leg of the same drill): present, not an error.
+    """
     entries = ledger.entries()
     by_outcome: dict[Outcome, list[LedgerEntry]] = {outcome: [] for outcome in Outcome}
     for entry in entries:
         by_outcome[entry.outcome].append(entry)
     lost = [entry for entry in by_outcome[Outcome.OK] if entry.id not in present]
     attempted = {entry.id for entry in entries}
-    never = sorted(present - attempted)
+    never = sorted(present - attempted - known)
     brain = sorted(after_fence) if after_fence is not None else []
     return CheckResult(
         service=service, promoted=promoted, attempted=len(entries), acknowledged=len(by_outcome[Outcome.OK]),
@@ -117,7 +120,7 @@ def compare(ledger: Ledger, present: set[int], *, service: Literal["postgres", "
 
 
 def check_postgres(ledger: Ledger, promoted: Endpoint, old_primary: Endpoint | None = None,
-                   fence_at: datetime | None = None) -> CheckResult:
+                   fence_at: datetime | None = None, known: set[int] | frozenset[int] = frozenset()) -> CheckResult:
     """Compare the ledger with the prediction log of `promoted`; read `old_primary` directly for split brain."""
     present = postgres_sql.row_ids(promoted)
     after, error = None, None
@@ -128,7 +131,7 @@ def check_postgres(ledger: Ledger, promoted: Endpoint, old_primary: Endpoint | N
             error = str(exc)
     return compare(ledger, present, service="postgres", promoted=promoted.server, after_fence=after,
                    fence_at=fence_at, old_primary=old_primary.server if old_primary else None,
-                   old_primary_error=error)
+                   old_primary_error=error, known=known)
 
 
 def _cache_entries(endpoint: Endpoint, timeout: float = 5.0) -> dict[int, float]:
@@ -146,7 +149,7 @@ def _cache_entries(endpoint: Endpoint, timeout: float = 5.0) -> dict[int, float]
 
 
 def check_valkey(ledger: Ledger, promoted: Endpoint, old_primary: Endpoint | None = None,
-                 fence_at: datetime | None = None) -> CheckResult:
+                 fence_at: datetime | None = None, known: set[int] | frozenset[int] = frozenset()) -> CheckResult:
     """Compare the ledger with the keys of the promoted cache; read `old_primary` directly for split brain."""
     present = set(_cache_entries(promoted))
     after, error = None, None
@@ -157,7 +160,7 @@ def check_valkey(ledger: Ledger, promoted: Endpoint, old_primary: Endpoint | Non
             error = str(exc)
     return compare(ledger, present, service="valkey", promoted=promoted.server, after_fence=after,
                    fence_at=fence_at, old_primary=old_primary.server if old_primary else None,
-                   old_primary_error=error)
+                   old_primary_error=error, known=known)
 
 
 def utc_now() -> datetime:

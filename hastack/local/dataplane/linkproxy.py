@@ -119,6 +119,10 @@ class LinkProxy:
         """Change the mode now (thread-safe); returns once open connections are reset, frozen or released."""
         self.hub.call(self._set_mode(LinkMode(mode)))
 
+    def retarget(self, upstream: Endpoint) -> None:
+        """Send new connections to `upstream` (a server restarted on another port); open ones are kept."""
+        self.upstream = upstream
+
     def set_delay(self, delay: float) -> None:
         if delay < 0:
             raise DataPlaneError(f"a link's delay must be >= 0 seconds, got {delay}")

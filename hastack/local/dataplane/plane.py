@@ -144,7 +144,7 @@ class DataPlane:
         sync = self._link(f"replication:{dr}->{vk_primary.name}", vk_primary.endpoint, cross_region=True)
         pg_replica_name = server_name("postgres", dr)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dataplane-start") as pool:
-            replicas = [pool.submit(self._start_pg_replica, pg_replica_name, pg_primary.endpoint, wal.endpoint),
+            replicas = [pool.submit(self._start_pg_replica, pg_replica_name, dr, pg_primary.endpoint, wal.endpoint),
                         pool.submit(self._start_server, self._valkey(dr), sync.endpoint)]
             for future in replicas:
                 future.result()
@@ -170,9 +170,9 @@ class DataPlane:
         server.start(self.config.start_timeout_s)
         postgres_sql.create_schema(server.endpoint)
 
-    def _start_pg_replica(self, name: str, source: Endpoint, upstream: Endpoint) -> None:
+    def _start_pg_replica(self, name: str, region: str, source: Endpoint, upstream: Endpoint) -> None:
         assert self.state_dir is not None and self.binaries is not None and self.account is not None
-        replica = PostgresServer.replica_of(name, self.regions[1], source, upstream, self.state_dir / name,
+        replica = PostgresServer.replica_of(name, region, source, upstream, self.state_dir / name,
                                             self.binaries, self.account, self.state_dir / f"{name}.log",
                                             timeout=self.config.start_timeout_s)
         self.servers[name] = replica
@@ -278,6 +278,42 @@ class DataPlane:
         self.roles[endpoint.server] = "primary"
         self._write_record()
         return sentence
+
+    def rejoin_as_replica(self, service: Service, region: str) -> str:
+        """Make the old primary of `service` in `region` a replica of the primary in the other region.
+
+        The first step of a failback: PostgreSQL is rebuilt from a base backup of the new primary (the
+        old timeline's extra writes are discarded, as RDS does when it creates a new replica) and streams
+        through the link `wal:<region>-><new primary>`; Valkey follows the new primary (`REPLICAOF`)
+        through `replication:<region>-><new primary>`. The region's links must be up (heal it first).
+        """
+        name = server_name(service, region)
+        if self.roles.get(name) == "replica":
+            return f"{name} is already a replica: nothing to rejoin"
+        (other,) = [r for r in self.regions if r != region]
+        primary = self.server(service, other)
+        if self.roles[primary.name] != "primary":
+            raise DataPlaneError(f"{primary.name} is not a primary: promote it before {name} can follow it")
+        if down := [link.name for link in self.links_of(region) if link.mode != LinkMode.UP]:
+            raise DataPlaneError(f"{region} is still cut off ({', '.join(down)}): heal it before {name} rejoins")
+        link_name = f"{'wal' if service == 'postgres' else 'replication'}:{region}->{primary.name}"
+        link = self.hub.links.get(link_name) or self._link(link_name, primary.endpoint, cross_region=True)
+        if service == "postgres":
+            old = self.servers[name]
+            assert isinstance(old, PostgresServer)
+            old.stop()
+            shutil.rmtree(old.data_dir)
+            self._start_pg_replica(name, region, primary.endpoint, link.endpoint)
+            for client_link in self.hub.links.values():
+                if client_link.upstream.server == name:
+                    client_link.retarget(self.servers[name].endpoint)
+            how = f"rebuilt from a base backup of {primary.name}"
+        else:
+            valkey_server.follow(self.direct("valkey", region), link.endpoint, self.config.start_timeout_s)
+            self.roles[name] = "replica"
+            how = f"following {primary.name} (REPLICAOF)"
+        self._write_record()
+        return f"{name} rejoined as a replica, {how}, through the link {link_name}"
 
     def replica_lag_seconds(self, region: str) -> float | None:
         """PostgreSQL's replica lag in `region`, as RDS computes `ReplicaLag` (None: no datapoint)."""

@@ -37,6 +37,7 @@ class FailoverOutcome(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: str
+    promoted_region: str
     one_way_delay_ms: float
     lag_before_fence_s: float | None
     dr_writable_after_s: float
@@ -47,8 +48,9 @@ class FailoverOutcome(BaseModel):
     @property
     def summary(self) -> str:
         lag = "no datapoint" if self.lag_before_fence_s is None else f"{self.lag_before_fence_s:.2f} s"
-        return (f"{self.kind} with a {self.one_way_delay_ms:.0f} ms link: DR writable {self.dr_writable_after_s:.2f} s "
-                f"after it began; replica lag before the fence {lag}; {self.postgres.summary}; {self.valkey.summary}")
+        return (f"{self.kind} with a {self.one_way_delay_ms:.0f} ms link: {self.promoted_region} writable "
+                f"{self.dr_writable_after_s:.2f} s after it began; replica lag before the fence {lag}; "
+                f"{self.postgres.summary}; {self.valkey.summary}")
 
 
 @dataclass
@@ -95,38 +97,52 @@ def _valkey_caught_up(plane: DataPlane, primary: str, dr: str, timeout: float) -
         raise DataPlaneError(f"Valkey in {dr} had not caught up to offset {offset} within {timeout:.0f} s")
 
 
-def _run(plane: DataPlane, kind: str, outage: LinkMode | None, *, write_for: float, after_for: float,
-         lease_seconds: float, rate: float, write_timeout: float, catch_up_timeout: float) -> FailoverOutcome:
-    primary, dr = plane.regions
-    table = LeaseTable(lease_seconds, holder=primary)
-    ledger, cache_ledger = Ledger(), Ledger(first_id=1)
-    with _writers_in(plane, primary, table, ledger, cache_ledger, rate, write_timeout) as old:
+@dataclass(frozen=True)
+class _Leg:
+    kind: str
+    source: str  # the region whose servers are primary before
+    target: str  # the region promoted
+    outage: LinkMode | None  # None: planned (the source stays up, the target catches up first)
+
+
+def _run(plane: DataPlane, leg: _Leg, *, write_for: float, after_for: float, lease_seconds: float, rate: float,
+         write_timeout: float, catch_up_timeout: float, earlier: tuple[Ledger, Ledger] | None = None,
+         ) -> tuple[FailoverOutcome, tuple[Ledger, Ledger]]:
+    source, target = leg.source, leg.target
+    table = LeaseTable(lease_seconds, holder=source)
+    first = 1 + max((entry.id for ledger in earlier or () for entry in ledger.entries()), default=0)
+    ledger, cache_ledger = Ledger(first), Ledger(first)
+    with _writers_in(plane, source, table, ledger, cache_ledger, rate, write_timeout) as old:
         time.sleep(write_for)
         _while_writing(ledger)
         began = time.monotonic()
-        if outage is not None:
-            plane.outage(primary, outage)
-        lag_before_fence = plane.replica_lag_seconds(dr)
+        if leg.outage is not None:
+            plane.outage(source, leg.outage)
+        lag_before_fence = plane.replica_lag_seconds(target)
         _fence(table)
         fence_at = utc_now()
-        if outage is None:  # planned: evidence created after the fence must have reached the replicas
-            postgres_sql.wait_replayed(plane.direct("postgres", dr), postgres_sql.current_lsn(
-                plane.direct("postgres", primary)), catch_up_timeout)
-            _valkey_caught_up(plane, primary, dr, catch_up_timeout)
-        plane.promote("postgres", dr)
-        plane.promote("valkey", dr)
+        if leg.outage is None:  # planned: evidence created after the fence must have reached the replicas
+            postgres_sql.wait_replayed(plane.direct("postgres", target), postgres_sql.current_lsn(
+                plane.direct("postgres", source)), catch_up_timeout)
+            _valkey_caught_up(plane, source, target, catch_up_timeout)
+        plane.promote("postgres", target)
+        plane.promote("valkey", target)
         dr_writable_after = time.monotonic() - began
-        table.grant(dr)
-        with _writers_in(plane, dr, table, ledger, cache_ledger, rate, write_timeout) as new:
+        table.grant(target)
+        with _writers_in(plane, target, table, ledger, cache_ledger, rate, write_timeout) as new:
             time.sleep(after_for)
         ok = old.database.stats.ok + new.database.stats.ok
-        seconds = write_for + after_for
-    return FailoverOutcome(
-        kind=kind, one_way_delay_ms=plane.config.one_way_delay_ms,
+    known = ({entry.id for entry in earlier[0].entries()}, {entry.id for entry in earlier[1].entries()}) \
+        if earlier else (set(), set())
+    outcome = FailoverOutcome(
+        kind=leg.kind, promoted_region=target, one_way_delay_ms=plane.config.one_way_delay_ms,
         lag_before_fence_s=None if lag_before_fence is None else round(lag_before_fence, 3),
-        dr_writable_after_s=round(dr_writable_after, 3), write_rate=round(ok / seconds, 1),
-        postgres=check_postgres(ledger, plane.direct("postgres", dr), plane.direct("postgres", primary), fence_at),
-        valkey=check_valkey(cache_ledger, plane.direct("valkey", dr), plane.direct("valkey", primary), fence_at))
+        dr_writable_after_s=round(dr_writable_after, 3), write_rate=round(ok / (write_for + after_for), 1),
+        postgres=check_postgres(ledger, plane.direct("postgres", target), plane.direct("postgres", source), fence_at,
+                                known=known[0]),
+        valkey=check_valkey(cache_ledger, plane.direct("valkey", target), plane.direct("valkey", source), fence_at,
+                            known=known[1]))
+    return outcome, (ledger, cache_ledger)
 
 
 def unplanned_failover(plane: DataPlane, outage: LinkMode | str = LinkMode.HANG, *, write_for: float = 1.5,
@@ -136,14 +152,42 @@ def unplanned_failover(plane: DataPlane, outage: LinkMode | str = LinkMode.HANG,
     mode = LinkMode(outage)
     if mode == LinkMode.UP:
         raise DataPlaneError("an unplanned failover needs an outage mode: refuse or hang")
-    return _run(plane, f"unplanned failover ({mode})", mode, write_for=write_for, after_for=after_for,
-                lease_seconds=lease_seconds, rate=rate, write_timeout=write_timeout, catch_up_timeout=0)
+    primary, dr = plane.regions
+    return _run(plane, _Leg(f"unplanned failover ({mode})", primary, dr, mode), write_for=write_for,
+                after_for=after_for, lease_seconds=lease_seconds, rate=rate, write_timeout=write_timeout,
+                catch_up_timeout=0)[0]
 
 
 def planned_switchover(plane: DataPlane, *, write_for: float = 1.5, after_for: float = 0.5,
                        lease_seconds: float = 1.5, rate: float = 200.0, write_timeout: float = 0.5,
                        catch_up_timeout: float = 10.0) -> FailoverOutcome:
     """Both regions up: fence by lease, wait until the DR replicas have everything, promote, check."""
-    return _run(plane, "planned switchover", None, write_for=write_for, after_for=after_for,
+    primary, dr = plane.regions
+    return _run(plane, _Leg("planned switchover", primary, dr, None), write_for=write_for, after_for=after_for,
                 lease_seconds=lease_seconds, rate=rate, write_timeout=write_timeout,
-                catch_up_timeout=catch_up_timeout)
+                catch_up_timeout=catch_up_timeout)[0]
+
+
+def failover_and_failback(plane: DataPlane, outage: LinkMode | str = LinkMode.HANG, *, write_for: float = 1.0,
+                          after_for: float = 0.5, lease_seconds: float = 1.5, rate: float = 200.0,
+                          write_timeout: float = 0.5, catch_up_timeout: float = 10.0,
+                          ) -> tuple[FailoverOutcome, list[str], FailoverOutcome]:
+    """An unplanned failover, then the way back: heal, rejoin the old primaries as replicas, switch back.
+
+    Writers run in every phase (each under the lease of the region it writes to). At the end the DR
+    servers rejoin as replicas, so the world is as it started. Returns the failover's outcome, the
+    rejoin sentences, and the failback's outcome, whose checks cover the writes of the failback itself
+    (writes lost in the failover are the failover's loss, not the failback's).
+    """
+    mode = LinkMode(outage)
+    primary, dr = plane.regions
+    failover, ledgers = _run(plane, _Leg(f"unplanned failover ({mode})", primary, dr, mode), write_for=write_for,
+                             after_for=after_for, lease_seconds=lease_seconds, rate=rate,
+                             write_timeout=write_timeout, catch_up_timeout=0)
+    plane.heal(primary)
+    rejoined = [plane.rejoin_as_replica("postgres", primary), plane.rejoin_as_replica("valkey", primary)]
+    failback, _ = _run(plane, _Leg("failback (planned)", dr, primary, None), write_for=write_for,
+                       after_for=after_for, lease_seconds=lease_seconds, rate=rate, write_timeout=write_timeout,
+                       catch_up_timeout=catch_up_timeout, earlier=ledgers)
+    rejoined += [plane.rejoin_as_replica("postgres", dr), plane.rejoin_as_replica("valkey", dr)]
+    return failover, rejoined, failback

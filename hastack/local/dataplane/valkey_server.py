@@ -44,6 +44,17 @@ def promote(endpoint: Endpoint, timeout: float = 2.0) -> str:
     return f"promoted Valkey {endpoint.server} to primary (REPLICAOF NO ONE)"
 
 
+def follow(endpoint: Endpoint, upstream: Endpoint, timeout: float = 30.0) -> None:
+    """Make the server at `endpoint` a replica of `upstream` (`REPLICAOF`) and wait until it is in sync."""
+    try:
+        with client(endpoint) as conn:
+            conn.replicaof(upstream.host, upstream.port)
+    except valkey.ValkeyError as exc:
+        raise DataPlaneError(f"could not make Valkey {endpoint} follow {upstream}: {exc}") from exc
+    if not wait_until(lambda: replication_info(endpoint).get("master_link_status") == "up", timeout):
+        raise DataPlaneError(f"Valkey {endpoint} did not sync from {upstream} within {timeout:.0f} s")
+
+
 class ValkeyServer(ServerProcess):
     """One `valkey-server` on a loopback port."""
 
