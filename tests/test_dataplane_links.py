@@ -17,6 +17,7 @@ import pytest
 
 from hastack.local.dataplane.linkproxy import LinkMode, ProxyHub
 from hastack.local.dataplane.processes import LOOPBACK, Endpoint, port_is_bound
+from tests.dataplane_helpers import eventually
 
 
 class EchoServer:
@@ -119,16 +120,17 @@ def test_refuse_resets_new_and_open_connections(hub: ProxyHub, echo: EchoServer)
 
 
 def test_hang_holds_connections_without_an_answer_until_the_outage_ends(hub: ProxyHub, echo: EchoServer) -> None:
-    link = hub.add_link("test", Endpoint(LOOPBACK, echo.port, "echo"), delay=0.2)
-    frozen = connect(link.port, timeout=0.5)
+    link = hub.add_link("test", Endpoint(LOOPBACK, echo.port, "echo"), delay=1.0)
+    frozen = connect(link.port, timeout=10.0)
     assert round_trip(frozen, b"before") == b"before"
-    frozen.sendall(b"in flight")  # read by the proxy, still inside the 200 ms delay when the link hangs
-    time.sleep(0.05)
+    frozen.sendall(b"in flight")
+    eventually(lambda: link.stats.bytes_in_flight == len(b"in flight"))  # read, inside the 1 s delay
     link.set_mode(LinkMode.HANG)
-    assert link.stats.bytes_dropped == len(b"in flight")
-    held = connect(link.port, timeout=0.5)  # a hanging endpoint accepts...
+    assert (link.stats.bytes_dropped, link.stats.bytes_in_flight) == (len(b"in flight"), 0)
+    held = connect(link.port, timeout=10.0)  # a hanging endpoint accepts...
     held.sendall(b"hello")
     for sock in (held, frozen):  # ...and never answers, nor closes
+        sock.settimeout(0.5)
         with pytest.raises(TimeoutError):
             sock.recv(10)
     link.set_mode(LinkMode.UP)  # the outage ends: held connections are released (reset)
@@ -137,7 +139,7 @@ def test_hang_holds_connections_without_an_answer_until_the_outage_ends(hub: Pro
             if sock.recv(10) == b"":
                 raise ConnectionResetError("closed")
         sock.close()
-    with connect(link.port) as healed:
+    with connect(link.port, timeout=10.0) as healed:
         assert round_trip(healed, b"after") == b"after"
 
 

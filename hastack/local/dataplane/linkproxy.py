@@ -59,6 +59,7 @@ class LinkStats:
     held: int = 0
     bytes_forwarded: int = 0
     bytes_dropped: int = 0
+    bytes_in_flight: int = 0  # read from one side, not yet delivered to the other (on the wire)
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
@@ -140,15 +141,19 @@ class LinkProxy:
             self._release_held()
         elif mode == LinkMode.HANG and previous != LinkMode.HANG:
             for conn in list(self._open):
-                self.stats.bytes_dropped += conn.freeze()
+                self._count_dropped(conn.freeze())
                 self._held.add(conn)
             self._open.clear()
         elif mode == LinkMode.REFUSE:
             for conn in list(self._open):
-                self.stats.bytes_dropped += conn.freeze()
+                self._count_dropped(conn.freeze())
                 conn.reset()
             self._open.clear()
             self._release_held()
+
+    def _count_dropped(self, dropped: int) -> None:
+        self.stats.bytes_dropped += dropped
+        self.stats.bytes_in_flight -= dropped
 
     def _release_held(self) -> None:
         for conn in self._held:
@@ -214,6 +219,7 @@ class LinkProxy:
             try:
                 while data := await source.read(CHUNK_BYTES):
                     conn.in_flight += len(data)
+                    self.stats.bytes_in_flight += len(data)
                     await queue.put((loop.time() + self.delay, data))
             except OSError:
                 pass
@@ -231,6 +237,7 @@ class LinkProxy:
                 target.write(data)
                 await target.drain()
                 conn.in_flight -= len(data)
+                self.stats.bytes_in_flight -= len(data)
                 self.stats.bytes_forwarded += len(data)
         except OSError:
             return
