@@ -9,7 +9,8 @@ Figures, each the median of `--runs` (default 5 starts, 3 failovers) with min an
   across an unplanned failover (its stall during the outage included);
 * **loss** — acknowledged writes lost, and the measured RPO, in an unplanned failover (`hang`) with the
   default 70 ms one-way link, counted by the checker against the promoted replica;
-* **outage to DR writable** — from the cut to both DR replicas promoted, the lease wait (1.5 s) included.
+* **outage to DR writable** — from the cut to both DR replicas promoted, the lease wait (1.5 s) included;
+* **loss over bare loopback** — the same failover with no link delay (0 on an idle machine).
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ def main() -> int:
     print(f"acknowledged writes lost, 70 ms link, hang:          {figure(lost, 'writes', 0)}")
     print(f"measured RPO, 70 ms link, hang:                      {figure(rpo, 's')}")
     print(f"outage to DR writable (lease wait 1.5 s included):   {figure(writable, 's')}")
+    bare = []
+    for _ in range(min(3, args.runs)):
+        with DataPlane(config.model_copy(update={"one_way_delay_ms": 0.0})) as plane:
+            bare.append(unplanned_failover(plane, "hang").postgres.lost)
+    print(f"acknowledged writes lost, bare loopback (0 ms), hang: {figure(bare, 'writes', 0)}")
     return 0
 
 
