@@ -21,7 +21,7 @@ import pytest
 
 from hastack.paths import REPO_ROOT
 
-PACKAGES = ("hastack.plan", "hastack.policy", "hastack.dr", "hastack.local")
+PACKAGES = ("hastack.plan", "hastack.policy", "hastack.dr", "hastack.local", "hastack.local.world")
 
 
 #: `python -m hastack <args>`, writing the names in `sys.modules` to a file when the process exits.
