@@ -45,6 +45,8 @@ from _util import (
     SECURITY_GROUP_INGRESS_RULE,
     SECURITY_GROUP_RULE,
     SUBNET,
+    VPC,
+    VPC_ENDPOINT,
     Graph,
     Node,
     Resource,
@@ -296,6 +298,127 @@ def check_open_ingress(graph: Graph, cfg: dict[str, Any]) -> Iterator[tuple[str,
 
 
 # ---------------------------------------------------------------------------------------------
+# TLS policies and ALB hardening
+# ---------------------------------------------------------------------------------------------
+
+#: ALB/NLB security policies whose lowest protocol is TLS 1.2 (Elastic Load Balancing "Security
+#: policies" pages, 2025): the TLS13-1-2 and TLS13-1-3 families (FIPS and post-quantum variants
+#: included), the forward-secrecy FS-1-2 policies and the TLS-1-2 ones.
+TLS12_POLICIES = [
+    "ELBSecurityPolicy-TLS13-1-2-2021-06", "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06", "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06",
+    "ELBSecurityPolicy-TLS13-1-3-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04", "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-2023-04", "ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-2023-04", "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09", "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-PQ-2025-09", "ELBSecurityPolicy-TLS13-1-2-Ext2-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09", "ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09", "ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-PQ-2025-09", "ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-FS-1-2-2019-08", "ELBSecurityPolicy-FS-1-2-Res-2019-08",
+    "ELBSecurityPolicy-FS-1-2-Res-2020-10", "ELBSecurityPolicy-TLS-1-2-2017-01",
+    "ELBSecurityPolicy-TLS-1-2-Ext-2018-06",
+]
+#: What AWS applies to an HTTPS/TLS listener created through the API without an sslPolicy.
+API_DEFAULT_TLS_POLICY = "ELBSecurityPolicy-2016-08"
+
+
+def check_tls_policy(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
+    protocol = str(get(r.props, "protocol", default="HTTP")).upper()
+    if protocol not in ("HTTPS", "TLS"):
+        return
+    policy = get(r.props, "sslPolicy")
+    allowed = [str(p) for p in cfg["allowedTlsPolicies"] or []]
+    if policy in allowed:
+        return
+    said = f"sslPolicy {policy!r}" if policy else f"no sslPolicy (AWS applies {API_DEFAULT_TLS_POLICY})"
+    yield (f"{display(r)} ({r.region}) serves {protocol} on port {get(r.props, 'port')} with {said}, which is not "
+           "in the allowed TLS 1.2+ policies: clients may negotiate TLS 1.0/1.1 and weak ciphers. Set sslPolicy to "
+           "ELBSecurityPolicy-TLS13-1-2-2021-06 (or another policy of allowedTlsPolicies).")
+
+
+def check_alb_hardening(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
+    if get(r.props, "loadBalancerType", default="application") != "application":
+        return
+    where = f"{display(r)} ({r.region})"
+    if not truthy(get(r.props, "enableDeletionProtection")):
+        yield (f"{where} has enableDeletionProtection={get(r.props, 'enableDeletionProtection')!r}: one mistaken "
+               "`pulumi destroy` or replacement removes the region's entry point (and its DNS name, which the "
+               "failover records alias). Set enableDeletionProtection=True.")
+    if not truthy(get(r.props, "dropInvalidHeaderFields")):
+        yield (f"{where} has dropInvalidHeaderFields={get(r.props, 'dropInvalidHeaderFields')!r}: malformed headers "
+               "reach the targets (request smuggling). Set dropInvalidHeaderFields=True.")
+    mode = get(r.props, "desyncMitigationMode", default="defensive")
+    if mode not in ("defensive", "strictest"):
+        yield (f"{where} has desyncMitigationMode={mode!r}: ambiguous requests (HTTP desync) are forwarded. Set "
+               "desyncMitigationMode='defensive' or 'strictest'.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Cache authentication
+# ---------------------------------------------------------------------------------------------
+
+
+def check_cache_auth(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
+    token = get(r.props, "authToken")
+    groups = as_list(get(r.props, "userGroupIds"))
+    if not token and not groups:
+        yield (f"{display(r)} requires no authentication (no authToken, no userGroupIds): anything that reaches "
+               "port 6379 inside the VPC can read and overwrite the cache. Set authToken to a generated secret "
+               "(or RBAC userGroupIds).")
+
+
+# ---------------------------------------------------------------------------------------------
+# VPC endpoints the network design promises
+# ---------------------------------------------------------------------------------------------
+
+
+def _endpoint_service(endpoint: Node) -> str:
+    """`com.amazonaws.<region>.ecr.dkr` -> `ecr.dkr`."""
+    name = str(endpoint.props.get("serviceName") or "")
+    parts = name.split(".")
+    return ".".join(parts[3:]) if len(parts) > 3 and parts[0] == "com" else name
+
+
+def check_vpc_endpoints(graph: Graph, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
+    required = [str(s) for s in cfg["requiredVpcEndpoints"] or []]
+    endpoints = graph.of_type(VPC_ENDPOINT)
+    for vpc in graph.of_type(VPC):
+        where = f"{display(vpc)} ({graph.region(vpc)})"
+        mine = {_endpoint_service(e): e for e in endpoints if e.props.get("vpcId") == vpc.id}
+        private = [s for s in graph.of_type(SUBNET) if s.props.get("vpcId") == vpc.id and graph.subnet_nat(s)]
+        private_azs = {str(s.props.get("availabilityZone")) for s in private}
+        private_tables = {t.id for t in (graph.subnet_route_table(s) for s in private) if t is not None and t.id}
+        for service in required:
+            endpoint = mine.get(service)
+            if endpoint is None:
+                yield (f"{where} has no {service} VPC endpoint: that traffic (image pulls from the account's ECR, "
+                       "their S3 layers) depends on the NAT gateways and the internet. Add the endpoint the network "
+                       f"design promises (com.amazonaws.<region>.{service}).", vpc.urn)
+                continue
+            kind = str(endpoint.props.get("vpcEndpointType") or "Gateway")
+            if kind == "Gateway":
+                missing = sorted(private_tables - {str(t) for t in as_list(endpoint.props.get("routeTableIds"))})
+                if missing:
+                    yield (f"{display(endpoint)} ({service}) is not on the route tables {', '.join(missing)} of "
+                           "the private subnets: their traffic to it still takes the NAT gateway. Add every "
+                           "private route table to routeTableIds.", endpoint.urn)
+            else:
+                if not truthy(endpoint.props.get("privateDnsEnabled")):
+                    yield (f"{display(endpoint)} ({service}) has privateDnsEnabled="
+                           f"{endpoint.props.get('privateDnsEnabled')!r}: the service's public name still resolves "
+                           "to the internet, so nothing uses the endpoint. Set privateDnsEnabled=True.", endpoint.urn)
+                covered = graph.subnet_azs(as_list(endpoint.props.get("subnetIds")))
+                lost = sorted(private_azs - covered)
+                if lost:
+                    yield (f"{display(endpoint)} ({service}) has no network interface in {', '.join(lost)}: it is "
+                           "reached across AZs from there and fails with the AZ it lives in. Give it a private "
+                           "subnet in every AZ.", endpoint.urn)
+
+
+# ---------------------------------------------------------------------------------------------
 # IMDSv2
 # ---------------------------------------------------------------------------------------------
 
@@ -422,6 +545,40 @@ POLICIES = [
         "Set metadataOptions={httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 2} on "
         "every launch template and instance; give every node group a launch template.",
         [LAUNCH_TEMPLATE, EC2_INSTANCE, EKS_NODE_GROUP], check_imdsv2),
+    resource_rule(
+        "https-listener-tls-policy",
+        "HTTPS and TLS listeners use a TLS 1.2+ security policy from the allowed list.",
+        "Set sslPolicy to ELBSecurityPolicy-TLS13-1-2-2021-06 (TLS 1.3 and 1.2) or another policy of "
+        "allowedTlsPolicies; a listener without sslPolicy gets ELBSecurityPolicy-2016-08 (TLS 1.0).",
+        list(LISTENERS), check_tls_policy,
+        setting_schema(allowedTlsPolicies={
+            "type": "array", "items": {"type": "string"}, "default": TLS12_POLICIES,
+            "description": "Security policies HTTPS/TLS listeners may use (all with TLS 1.2 or newer as the "
+                           "lowest protocol)."}),
+        Severity.HIGH),
+    resource_rule(
+        "alb-hardening",
+        "Application load balancers have deletion protection, drop invalid header fields and mitigate HTTP desync.",
+        "Set enableDeletionProtection=True, dropInvalidHeaderFields=True and desyncMitigationMode 'defensive' or "
+        "'strictest'.",
+        list(LOAD_BALANCERS), check_alb_hardening, severity=Severity.MEDIUM),
+    resource_rule(
+        "elasticache-auth-required",
+        "ElastiCache replication groups require authentication (AUTH token or RBAC user groups).",
+        "Set authToken to a generated secret (random.RandomPassword, kept in Secrets Manager) with "
+        "transitEncryptionEnabled=True, or userGroupIds for RBAC.",
+        [CACHE_GROUP], check_cache_auth, severity=Severity.HIGH),
+    stack_rule(
+        "vpc-endpoints-present",
+        "Every VPC has the endpoints the network design promises (S3 gateway, ECR API and registry), on every "
+        "private route table and in every AZ.",
+        "Add the missing aws.ec2.VpcEndpoint: S3 as a Gateway endpoint on every private route table, ecr.api and "
+        "ecr.dkr as Interface endpoints with privateDnsEnabled=True and a private subnet in every AZ.",
+        check_vpc_endpoints,
+        setting_schema(requiredVpcEndpoints={
+            "type": "array", "items": {"type": "string"}, "default": ["s3", "ecr.api", "ecr.dkr"],
+            "description": "Endpoint services (after com.amazonaws.<region>.) every VPC must have."}),
+        Severity.MEDIUM),
     stack_rule(
         "no-plaintext-secrets",
         "No resource input holds a plaintext secret (password, token, secret or private key).",

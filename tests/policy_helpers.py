@@ -116,6 +116,37 @@ class Drop:
         drop(plan, self.name)
 
 
+@dataclass(frozen=True)
+class Add:
+    """Add a resource of `type` named `name` next to resource `like` (same parent and provider)."""
+
+    like: str
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    id: str | None = None
+    depends_on: tuple[str, ...] = ()
+
+    @property
+    def touches(self) -> frozenset[str]:
+        return frozenset({self.name})
+
+    def __call__(self, plan: dict[str, Any]) -> None:
+        model = resource(plan, self.like)
+        parent_type = model["urn"].split("::")[-2].rsplit("$", 1)[0]
+        urns = {r["name"]: r["urn"] for r in plan["resources"]}
+        plan["resources"].append({
+            **copy.deepcopy(model), "urn": f"urn:pulumi:{plan['stack']}::{plan['project']}::{parent_type}${self.type}"
+                                           f"::{self.name}",
+            "type": self.type, "name": self.name, "id": self.id or f"{self.name}-id",
+            "dependencies": [urns[d] for d in self.depends_on], "propertyDependencies": {},
+            "inputs": copy.deepcopy(self.inputs), "outputs": copy.deepcopy(self.inputs)})
+
+
+def adds(like: str, type: str, name: str, inputs: dict[str, Any], **kw: Any) -> Mutation:  # noqa: A002
+    return Add(like, type, name, inputs, **kw)
+
+
 def sets(name: str, path: str, value: Any) -> Mutation:
     return Set(name, path, value)
 

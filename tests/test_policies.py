@@ -15,7 +15,7 @@ import pytest
 from hastack.paths import REPO_ROOT
 from hastack.plan.render import Plan
 from hastack.policy.runner import PolicyPackProcess, PolicyReport
-from tests import test_policy_workload
+from tests import test_policy_detection, test_policy_durability, test_policy_security, test_policy_workload
 from tests.policy_helpers import (
     DELETE,
     Mutation,
@@ -59,15 +59,16 @@ def run(pack: PolicyPackProcess, plan: dict[str, Any], policy: str, *mutations: 
 
 
 #: The per-module scenario tables of the newer rules (each module runs its own).
-SCENARIO_TABLES = (test_policy_workload,)
+SCENARIO_TABLES = (test_policy_workload, test_policy_durability, test_policy_detection, test_policy_security)
 
 # ---------------------------------------------------------------------------------------------
 # The shipped stacks pass
 # ---------------------------------------------------------------------------------------------
 
 #: Advisory rules (they report, never block) and what the shipped stacks report through them: the
-#: pilot-light DR tiers, and the placeholder images, which are tags (README: Container images).
-ADVISORY = {"standby-data-tier-redundancy", "image-pinned-by-digest"}
+#: pilot-light DR tiers, the placeholder images, which are tags (README: Container images), no VPC
+#: flow logs, and no ALB access logs (hastack:ingress.accessLogBuckets is optional).
+ADVISORY = {"standby-data-tier-redundancy", "image-pinned-by-digest", "vpc-flow-logs", "alb-access-logs"}
 ADVISORY_ON_PROD = ADVISORY
 
 

@@ -1,0 +1,100 @@
+"""The pack's detection and paging rules through the real pack process: every paging alarm notifies
+someone, EKS control-plane logs, VPC flow logs and ALB access logs (advisory).
+
+Rows: one setting of the rendered prod plan changed (inputs and outputs together) and the exact
+messages the rule reports on the named resource; rows without messages must pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hastack.policy.runner import PolicyPackProcess
+from tests.policy_helpers import DELETE, Scenario, ScenarioRunner, adds, drops, scenario, sets, stack_config
+
+ROUTE53_ALARM = "primary-obs-route53-alb-us-east-1"
+FLOW_LOG = {"vpcId": "vpc-1043e2eca78aa0ef0", "trafficType": "ALL", "logDestinationType": "cloud-watch-logs",
+            "logDestination": "arn:aws:logs:us-east-1:123456789012:log-group:/hastack/prod/vpc-flow"}
+
+SCENARIOS: list[Scenario] = [
+    # paging-alarms-notify
+    scenario("paging-alarm-silenced", "paging-alarms-notify", sets(ROUTE53_ALARM, "actionsEnabled", False),
+             on=ROUTE53_ALARM,
+             expect=["MetricAlarm 'primary-obs-route53-alb-us-east-1' (hastack-prod-us-east-1-route53-alb-us-east-1) "
+              "has actionsEnabled=False and feeds no composite alarm or health check: when it fires nobody is "
+              "paged. Set actionsEnabled=True (or make it an input of an alarm that pages)."]),
+    scenario("paging-alarm-without-actions", "paging-alarms-notify",
+             sets("primary-obs-predictor-healthy-hosts", "alarmActions", []),
+             on="primary-obs-predictor-healthy-hosts", expect=["MetricAlarm 'primary-obs-predictor-healthy-hosts' "
+              "(hastack-prod-us-east-1-predictor-healthy-hosts) has no alarmActions: when it fires nobody is "
+              "paged. Add the region's paging SNS topic to alarmActions (and okActions)."]),
+    scenario("paging-topic-unsubscribed", "paging-alarms-notify", drops("dr-obs-paging-sub-0"),
+             on="dr-obs-db-replica-lag",
+             expect=["MetricAlarm 'dr-obs-db-replica-lag' (hastack-prod-us-west-2-db-replica-lag) notifies Topic "
+              "'dr-obs-paging-topic', which has no subscription: the page reaches nobody. Subscribe the on-call"
+              " (hastack:alerting.subscriptions) to the topic."]),
+    scenario("composite-without-actions", "paging-alarms-notify",
+             sets("primary-obs-slo-burn-slow", "alarmActions", DELETE), on="primary-obs-slo-burn-slow",
+             expect=["CompositeAlarm 'primary-obs-slo-burn-slow' (hastack-prod-us-east-1-slo-burn-slow) has no "
+              "alarmActions: when it fires nobody is paged. Add the region's paging SNS topic to alarmActions "
+              "(and okActions)."]),
+    scenario("burn-window-feeds-composite", "paging-alarms-notify",
+             sets("primary-obs-slo-burn-fast-5m", "alarmActions", []), on="primary-obs-slo-burn-fast-5m"),
+    scenario("pages-a-topic-outside-the-stack", "paging-alarms-notify",
+             sets(ROUTE53_ALARM, "alarmActions", ["arn:aws:sns:us-east-1:999999999999:central-paging"]),
+             on=ROUTE53_ALARM),
+    # eks-control-plane-logs
+    scenario("control-plane-logs-off", "eks-control-plane-logs", sets("primary-cluster-eks",
+                                                                     "enabledClusterLogTypes", []),
+             on="primary-cluster-eks",
+             expect=["Cluster 'primary-cluster-eks' does not ship the control-plane log types api, audit, "
+              "authenticator, controllerManager, scheduler: who changed what in the cluster during an incident "
+              "(API calls, audit, authentication) is lost. Add them to enabledClusterLogTypes."]),
+    scenario("control-plane-audit-only", "eks-control-plane-logs",
+             sets("dr-cluster-eks", "enabledClusterLogTypes", ["api", "audit"]), on="dr-cluster-eks",
+             expect=["Cluster 'dr-cluster-eks' does not ship the control-plane log types authenticator, "
+              "controllerManager, scheduler: who changed what in the cluster during an incident (API calls, "
+              "audit, authentication) is lost. Add them to enabledClusterLogTypes."]),
+    scenario("control-plane-security-logs-configured", "eks-control-plane-logs",
+             sets("dr-cluster-eks", "enabledClusterLogTypes", ["api", "audit", "authenticator"]), on="dr-cluster-eks",
+             config={"eks-control-plane-logs": {"requiredLogTypes": ["api", "audit", "authenticator"]}}),
+    # vpc-flow-logs (advisory): the shipped stack has none
+    scenario("no-flow-log", "vpc-flow-logs", on="primary-net-vpc",
+             expect=["Vpc 'primary-net-vpc' (us-east-1) has no flow log: after an outage nobody can tell which "
+              "connections were refused or never arrived. Add an aws.ec2.FlowLog (trafficType ALL) to "
+              "CloudWatch Logs or S3."]),
+    scenario("flow-log-added", "vpc-flow-logs",
+             adds("primary-net-vpc", "aws:ec2/flowLog:FlowLog", "primary-net-flow-log", FLOW_LOG,
+                  depends_on=("primary-net-vpc",)), on="primary-net-vpc"),
+    # alb-access-logs (advisory): the shipped stacks configure no bucket
+    scenario("no-access-logs", "alb-access-logs", on="primary-ingress-alb",
+             expect=["LoadBalancer 'primary-ingress-alb' (us-east-1) writes no access logs: the requests of an "
+              "incident (status, latency, target) can't be looked at afterwards. Set accessLogs={bucket, "
+              "enabled: True} (hastack:ingress.accessLogBuckets)."]),
+    scenario("access-logs-on", "alb-access-logs",
+             sets("dr-ingress-alb", "accessLogs", {"bucket": "hastack-prod-alb-logs-us-west-2", "enabled": True,
+                                                   "prefix": "hastack-prod-dr"}), on="dr-ingress-alb"),
+]
+
+
+@pytest.fixture(scope="module")
+def runner(policy_pack: PolicyPackProcess, prod_plan_json: dict[str, Any]) -> ScenarioRunner:
+    return ScenarioRunner(policy_pack, prod_plan_json, SCENARIOS, stack_config("prod"))
+
+
+@pytest.mark.parametrize("case", SCENARIOS, ids=[s.id for s in SCENARIOS])
+def test_detection_rule(runner: ScenarioRunner, case: Scenario) -> None:
+    assert runner.messages(case.id) == list(case.expected)
+    assert runner.collateral(case.id) == []
+
+
+def test_an_unsubscribed_topic_flags_every_alarm_paging_through_it(runner: ScenarioRunner,
+                                                                  prod_plan_json: dict[str, Any]) -> None:
+    report, _ = runner.report("paging-topic-unsubscribed")
+    flagged = {v.urn.rsplit("::", 1)[-1] for v in report.violations}
+    paging = {r["name"] for r in prod_plan_json["resources"]
+              if r["type"] in ("aws:cloudwatch/metricAlarm:MetricAlarm", "aws:cloudwatch/compositeAlarm:CompositeAlarm")
+              and r["name"].startswith("dr-obs-") and r["inputs"].get("actionsEnabled", True)}
+    assert paging and flagged == paging
