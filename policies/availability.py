@@ -90,6 +90,7 @@ from _util import (
     stack_rule,
     truthy,
 )
+from detection import DETECTION_SETTINGS, health_check_detection, primary_record_checks
 from pulumi_policy import Severity
 from spof import (
     cache_nodes,
@@ -243,6 +244,9 @@ class Model:
     tiers: list[Tier] = field(default_factory=list)
     failovers: list[Failover] = field(default_factory=list)
     dr_missing: list[str] = field(default_factory=list)
+    #: Seconds until Route 53 sees the serving region fail (the PRIMARY records' health checks), and how.
+    detection_seconds: float | None = None
+    detection: str = ""
 
     @property
     def dr_usable(self) -> bool:
@@ -278,6 +282,7 @@ class Model:
             "meetsTarget": self.composite * 100.0 >= self.target - 1e-9,
             "weakest": weakest.name if weakest else None,
             "drUsable": self.dr_usable, "drMissing": self.dr_missing,
+            "detectionSeconds": self.detection_seconds, "detection": self.detection,
             "tiers": [t.to_json() for t in self.tiers],
             "failovers": [{"name": f.name, "perYear": f.per_year, "seconds": f.seconds, "share": f.share,
                            "downtimeSecondsPerYear": f.downtime_seconds, "source": f.source} for f in self.failovers],
@@ -351,7 +356,9 @@ def build_model(graph: Graph, cfg: dict[str, Any]) -> Model:
     # program still declares it as the secondary: fall back to the members in the region.
     caches = [n for n in regional_caches if not is_cache_secondary(n)] or regional_caches
 
-    model.tiers.append(_dns_tier(graph, timings))
+    polling = float(cfg.get("alarmPollingSeconds", DETECTION_SETTINGS["alarmPollingSeconds"]["default"]))
+    model.detection_seconds, model.detection, undetected = _regional_detection(graph, polling)
+    model.tiers.append(_dns_tier(graph, timings, model))
     model.tiers.append(_alb_tier(graph, region))
     clusters = _in_region(graph, graph.of_type(EKS_CLUSTER), region)
     model.tiers.append(_eks_tier(clusters, region))
@@ -365,11 +372,13 @@ def build_model(graph: Graph, cfg: dict[str, Any]) -> Model:
         model.tiers.append(_cache_tier(caches, region, timings["cacheMultiAzFailover"],
                                        timings["globalDatastorePromotion"]))
 
-    model.dr_missing = _dr_missing(graph, cfg, region, standby, rds_primaries, caches)
+    model.dr_missing = _dr_missing(graph, cfg, region, standby, rds_primaries, caches) + undetected
     if model.dr_usable:
+        # A regional outage costs the time until Route 53 sees it, then the RTO.
+        outage_hours = rto / 60.0 + (model.detection_seconds or 0.0) / 3600.0
         for tier in model.tiers:
             if tier.regional and tier.mttr_hours > 0:
-                tier.dr_factor = min(1.0, (rto / 60.0) / tier.mttr_hours)
+                tier.dr_factor = min(1.0, outage_hours / tier.mttr_hours)
 
     detection, why = _detection_seconds(graph, region, timings["albDefaultDetection"])
     live_lanes = [lane for lane in lanes.values() if lane["min"] >= 1]
@@ -390,16 +399,36 @@ def build_model(graph: Graph, cfg: dict[str, Any]) -> Model:
     return model
 
 
-def _dns_tier(graph: Graph, timings: dict[str, Figure]) -> Tier:
+def _regional_detection(graph: Graph, polling: float) -> tuple[float | None, str, list[str]]:
+    """How long until Route 53 sees the serving region fail: the slowest PRIMARY record's health check.
+
+    Returns (seconds, how, what the DR path lacks because a PRIMARY record's check detects nothing).
+    """
+    worst: float | None = None
+    how, missing = "", []
+    for record, check in primary_record_checks(graph):
+        if check is None:
+            continue
+        found = health_check_detection(graph, check, polling)
+        if found.seconds is None:
+            missing.append(f"the health check of PRIMARY record {record.props.get('name')} detects no failure on "
+                           f"its own ({found.how})")
+        elif worst is None or found.seconds > worst:
+            worst, how = found.seconds, f"{check.name}: {found.how}"
+    return worst, how, missing
+
+
+def _dns_tier(graph: Graph, timings: dict[str, Figure], model: Model) -> Tier:
     records = [r for r in graph.of_type(R53_RECORD) if failover_type(r)]
     names = sorted({str(r.props.get("name")) for r in records}) or ["(no failover record)"]
+    detection = (f"Route 53 detection {model.detection} = {model.detection_seconds:g} s"
+                 if model.detection_seconds is not None else "no automatic detection")
     return Tier("DNS", f"Route 53 failover records {', '.join(names)}", 1, 1, UNIT_AVAILABILITY["route53"],
                 UNIT_AVAILABILITY["route53"].value, 0.0, regional=False,
                 failure="Route 53 answers stale or no records",
                 impact="clients can't resolve the API name", mitigation="Route 53 (100% SLA), health-checked "
                 "PRIMARY/SECONDARY failover records",
-                recovery=f"failover: detection {human_duration(timings['route53Detection'].value)} "
-                         f"({timings['route53Detection'].source}), clients follow within "
+                recovery=f"failover: {detection}, clients follow within "
                          f"{human_duration(timings['dnsSettle'].value)} ({timings['dnsSettle'].source})")
 
 
@@ -613,7 +642,8 @@ def fmea_rows(model: Model) -> list[dict[str, str]]:
               else f"none usable ({'; '.join(model.dr_missing)})")
         rows.append({"component": f"region {model.region}", "failure": "regional outage",
                      "impact": "the whole serving path in the region", "mitigation": dr,
-                     "recovery": f"RTO budget {model.rto_minutes:g} min: fence, promote replica, fail cache over, "
+                     "recovery": f"detection {human_duration(model.detection_seconds or 0.0)} + RTO budget "
+                                 f"{model.rto_minutes:g} min: fence, promote replica, fail cache over, "
                                  "scale node groups, Route 53 SECONDARY",
                      "availability": "-", "downtimePerYear": "in the tiers (x RTO/MTTR)",
                      "source": "AWS DR whitepaper: pilot light recovers in tens of minutes"})
@@ -686,6 +716,7 @@ POLICIES = [
                        awsTimings={"type": "object", "required": list(TIMINGS),
                                    "properties": {name: _TIMING_SCHEMA for name in TIMINGS},
                                    "description": "AWS timing figures {seconds, source, assumption} by name, "
-                                                  "from hastack/timings.py (derived by hastack policy config)."}),
+                                                  "from hastack/timings.py (derived by hastack policy config)."},
+                       alarmPollingSeconds=DETECTION_SETTINGS["alarmPollingSeconds"]),
         Severity.HIGH),
 ]

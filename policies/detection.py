@@ -1,5 +1,10 @@
 """Detection and paging: a failure someone finds out about, fast enough, with the evidence kept.
 
+* each Route 53 health check detects a failure within a bound (endpoint checks: request interval x
+  failure threshold; alarm-driven CLOUDWATCH_METRIC checks: the alarm's period x evaluation periods
+  plus Route 53's polling of the alarm state; CALCULATED checks: as fast as enough of their children
+  turn unhealthy). The detection of the check guarding each PRIMARY failover record also enters the
+  availability budget (availability.py): a regional outage costs detection + RTO;
 * every paging alarm notifies someone: actions enabled, and each SNS topic it notifies (when the
   topic is part of the stack) has a subscription. Alarms with actions disabled are allowed only as
   inputs of something that pages: a composite alarm's rule (the burn-rate windows) or a Route 53
@@ -11,8 +16,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from _util import (
@@ -22,12 +29,14 @@ from _util import (
     LOAD_BALANCERS,
     METRIC_ALARM,
     R53_HEALTH_CHECK,
+    R53_RECORD,
     SNS_SUBSCRIPTION,
     SNS_TOPIC,
     VPC,
     Graph,
     Node,
     Resource,
+    as_int,
     as_list,
     display,
     get,
@@ -98,6 +107,149 @@ def check_paging(graph: Graph, cfg: dict[str, Any]) -> Iterator[tuple[str, str |
                        "Subscribe the on-call (hastack:alerting.subscriptions) to the topic.", alarm.urn)
 
 
+# ---------------------------------------------------------------------------------------------
+# Route 53 health checks: how long until a failure is seen
+# ---------------------------------------------------------------------------------------------
+
+ENDPOINT_CHECKS = ("HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH", "TCP")
+#: Route 53's defaults (dns-failover-determining-health-of-endpoints).
+DEFAULT_REQUEST_INTERVAL = 30
+DEFAULT_FAILURE_THRESHOLD = 3
+DETECTION_SETTINGS: dict[str, dict[str, Any]] = {
+    "maxEndpointDetectionSeconds": {
+        "type": "integer", "minimum": 10, "default": 90,
+        "description": "Longest detection allowed for an endpoint health check (request interval x failure "
+                       "threshold; Route 53's defaults give 30 s x 3 = 90 s)."},
+    "maxAlarmDetectionSeconds": {
+        "type": "integer", "minimum": 60, "default": 300,
+        "description": "Longest detection allowed for a CLOUDWATCH_METRIC health check (alarm period x "
+                       "evaluation periods + alarmPollingSeconds)."},
+    "alarmPollingSeconds": {
+        "type": "integer", "minimum": 0, "default": 60,
+        "description": "How long Route 53 may take to see an alarm's state change (AWS publishes no figure: "
+                       "an assumption)."},
+}
+
+
+@dataclass(frozen=True)
+class Detection:
+    """How long a health check takes to turn unhealthy once what it watches fails.
+
+    `seconds` is None when the check never turns unhealthy on its own (a disabled check, a switch,
+    a CALCULATED check without enough detecting children) or when its source is outside the stack.
+    """
+
+    seconds: float | None
+    how: str
+    kind: str  # "endpoint", "alarm", "calculated", "switch", "unknown"
+
+
+def _alarm_period(alarm: Node) -> int:
+    """The alarm's period: `period`, else the period of the metric queries it evaluates."""
+    period = as_int(alarm.props.get("period"))
+    if period:
+        return period
+    periods = [as_int(get(q, "metric", "period"), 0) or 0 for q in as_list(alarm.props.get("metricQueries"))
+               if isinstance(q, dict)]
+    periods += [as_int(q.get("period"), 0) or 0 for q in as_list(alarm.props.get("metricQueries"))
+                if isinstance(q, dict)]
+    return max(periods, default=60) or 60
+
+
+def find_alarm(graph: Graph, name: str, region: str | None) -> Node | None:
+    for alarm in graph.of_type(METRIC_ALARM):
+        if alarm_name(alarm) == name and (not region or graph.region(alarm) in (None, region)):
+            return alarm
+    return None
+
+
+def health_check_detection(graph: Graph, check: Node, polling: float,
+                           _seen: frozenset[str] = frozenset()) -> Detection:
+    kind = str(check.props.get("type") or "")
+    if truthy(check.props.get("disabled")):
+        return Detection(None, "disabled (Route 53 counts it healthy)", "switch")
+    if kind in ENDPOINT_CHECKS:
+        interval = as_int(check.props.get("requestInterval"), DEFAULT_REQUEST_INTERVAL) or DEFAULT_REQUEST_INTERVAL
+        threshold = as_int(check.props.get("failureThreshold"), DEFAULT_FAILURE_THRESHOLD) or \
+            DEFAULT_FAILURE_THRESHOLD
+        return Detection(float(interval * threshold), f"{interval} s x {threshold}", "endpoint")
+    if kind == "CLOUDWATCH_METRIC":
+        name = str(check.props.get("cloudwatchAlarmName") or "")
+        region = check.props.get("cloudwatchAlarmRegion")
+        alarm = find_alarm(graph, name, region if isinstance(region, str) else None)
+        if alarm is None:
+            return Detection(None, f"alarm '{name}' ({region or 'unknown region'}) is not part of this stack",
+                             "unknown")
+        period = _alarm_period(alarm)
+        periods = as_int(alarm.props.get("evaluationPeriods"), 1) or 1
+        return Detection(float(period * periods) + polling,
+                         f"alarm '{name}': {period} s x {periods} + {polling:g} s of Route 53 polling", "alarm")
+    if kind == "CALCULATED":
+        children = [str(c) for c in as_list(check.props.get("childHealthchecks")) if c]
+        if not children:
+            return Detection(None, "no children (a switch)", "switch")
+        needed = as_int(check.props.get("childHealthThreshold"), len(children))
+        needed = len(children) if needed is None else needed
+        # Unhealthy once fewer than `needed` children are healthy, i.e. once len - needed + 1 have failed.
+        failures_needed = len(children) - needed + 1
+        times: list[tuple[float, str]] = []
+        for cid in children:
+            child = graph.by_id(cid)
+            if child is None or child.urn in _seen:
+                times.append((math.inf, cid))
+                continue
+            found = health_check_detection(graph, child, polling, _seen | {check.urn})
+            times.append((found.seconds if found.seconds is not None else math.inf, f"{child.name}: {found.how}"))
+        times.sort()
+        if failures_needed <= 0 or failures_needed > len(times) or math.isinf(times[failures_needed - 1][0]):
+            detecting = sum(1 for t, _ in times if not math.isinf(t))
+            return Detection(None, f"it turns unhealthy once {max(failures_needed, 0)} of its {len(children)} "
+                                   f"children fail, and {detecting} of them detect a failure on their own",
+                             "calculated")
+        seconds, slowest = times[failures_needed - 1]
+        return Detection(seconds, f"{failures_needed} of {len(children)} children failed ({slowest})", "calculated")
+    return Detection(None, f"type {kind or 'unknown'}", "switch" if kind == "RECOVERY_CONTROL" else "unknown")
+
+
+def primary_record_checks(graph: Graph) -> list[tuple[Node, Node | None]]:
+    """(PRIMARY failover record, the health check guarding it or None)."""
+    out = []
+    for record in graph.of_type(R53_RECORD):
+        policies = [p for p in as_list(record.props.get("failoverRoutingPolicies")) if isinstance(p, dict)]
+        if any(str(p.get("type", "")).upper() == "PRIMARY" for p in policies):
+            out.append((record, graph.by_id(record.props.get("healthCheckId"))))
+    return out
+
+
+def check_health_check_detection(graph: Graph, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
+    polling = float(cfg["alarmPollingSeconds"])
+    endpoint_bound = float(cfg["maxEndpointDetectionSeconds"])
+    alarm_bound = float(cfg["maxAlarmDetectionSeconds"])
+    for check in graph.of_type(R53_HEALTH_CHECK):
+        found = health_check_detection(graph, check, polling)
+        where = f"{display(check)} ({check.props.get('type')})"
+        if found.kind == "endpoint" and found.seconds is not None and found.seconds > endpoint_bound:
+            yield (f"{where} detects a failure after {found.how} = {found.seconds:g} s, above the "
+                   f"{endpoint_bound:g} s allowed (maxEndpointDetectionSeconds): every second of it is downtime "
+                   "the availability budget pays before failover can start. Set requestInterval=10 and "
+                   f"failureThreshold <= {int(endpoint_bound // 10)}.", check.urn)
+        elif found.kind == "alarm" and found.seconds is not None and found.seconds > alarm_bound:
+            yield (f"{where} detects a failure after {found.how} = {found.seconds:g} s, above the {alarm_bound:g} s "
+                   "allowed (maxAlarmDetectionSeconds): every second of it is downtime the availability budget "
+                   "pays. Shorten the alarm's period or evaluationPeriods.", check.urn)
+        elif found.kind == "unknown":
+            yield (f"{where} can't be timed: {found.how}. Its detection can't enter the availability budget; "
+                   "manage the alarm (or the checked endpoint) in the stack.", check.urn)
+    for record, check in primary_record_checks(graph):
+        if check is None:
+            continue  # dns-failover-pair reports a PRIMARY record without its check
+        found = health_check_detection(graph, check, polling)
+        if found.seconds is None and found.kind != "unknown":
+            yield (f"{display(check)} guards the PRIMARY record '{record.props.get('name')}' but detects no failure "
+                   f"on its own ({found.how}): Route 53 never fails over unless someone flips it. Give it a "
+                   "child endpoint or alarm check that detects the primary's failure.", check.urn)
+
+
 def check_control_plane_logs(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
     enabled = {str(t) for t in as_list(get(r.props, "enabledClusterLogTypes"))}
     missing = [t for t in cfg["requiredLogTypes"] if t not in enabled]
@@ -127,6 +279,14 @@ def check_access_logs(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
 
 
 POLICIES = [
+    stack_rule(
+        "health-check-detection",
+        "Each Route 53 health check detects a failure within the configured bound, and the check guarding a "
+        "PRIMARY failover record detects failures on its own.",
+        "Endpoint checks: requestInterval=10 and failureThreshold small enough for maxEndpointDetectionSeconds "
+        "(90 s by default). CLOUDWATCH_METRIC checks: alarm period x evaluationPeriods + alarmPollingSeconds "
+        "within maxAlarmDetectionSeconds (300 s). A PRIMARY record's CALCULATED check needs a detecting child.",
+        check_health_check_detection, setting_schema(**DETECTION_SETTINGS), Severity.HIGH),
     stack_rule(
         "paging-alarms-notify",
         "Every alarm that pages notifies someone: actions enabled, and every SNS topic of the stack it notifies "

@@ -7,6 +7,7 @@ the drop they must cause; and the documentation against the model's own table.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -57,7 +58,11 @@ def test_prod_model_meets_its_slo_with_the_dr_region(av: ModuleType, prod_plan: 
     assert (tiers["NAT per AZ"].units, tiers["NAT per AZ"].required) == (3, 2)
     assert tiers["database"].availability == pytest.approx(0.9995)
     assert model.region == "us-east-1" and model.standby == "us-west-2" and model.dr_usable
-    assert tiers["database"].dr_factor == pytest.approx(30 / 240)  # RTO 30 min vs 4 h MTTR
+    # A regional outage costs Route 53's detection (the gate's ALB check, 10 s x 3) plus the RTO (30 min),
+    # against the tier's 4 h MTTR.
+    assert model.detection_seconds == 30
+    assert model.detection == "dns-primary-gate: 1 of 2 children failed (dns-primary-alb-check: 10 s x 3)"
+    assert tiers["database"].dr_factor == pytest.approx((30 + 0.5) / 240)
     assert model.composite * 100 >= facts["availabilityTarget"]
     assert [f.name for f in model.failovers] == ["AZ lane lost: ALB detection", "RDS Multi-AZ failover (db-primary)",
                                                  "ElastiCache failover (cache-primary)"]
@@ -123,3 +128,17 @@ def test_failed_over_plan_serves_from_the_dr_region_without_dr_credit(failed_ove
     assert "cache-dr" in tiers["cache"].component and tiers["cache"].availability > 0.999
     assert "db-dr" in tiers["database"].component
     assert not model.dr_usable and any("replica of db-dr in us-east-1" in m for m in model.dr_missing)
+
+
+def test_a_slower_health_check_costs_availability(prod_plan: Plan, facts: dict[str, Any]) -> None:
+    """The PRIMARY record's detection time enters the budget: 300 s of detection costs more than 30 s."""
+    plan = copy.deepcopy(prod_plan.to_json())  # the session's plan is shared: change a copy
+    fast = availability_model(plan, facts)
+    for r in plan["resources"]:
+        if r["name"] == "dns-primary-alb-check":
+            for props in (r["inputs"], r["outputs"]):
+                props["requestInterval"], props["failureThreshold"] = 30, 10
+    slow = availability_model(plan, facts)
+    assert slow.detection_seconds == 300 and fast.detection_seconds == 30
+    assert {t.name: t.dr_factor for t in slow.tiers}["database"] == pytest.approx((30 + 5) / 240)
+    assert slow.composite < fast.composite

@@ -18,7 +18,72 @@ ROUTE53_ALARM = "primary-obs-route53-alb-us-east-1"
 FLOW_LOG = {"vpcId": "vpc-1043e2eca78aa0ef0", "trafficType": "ALL", "logDestinationType": "cloud-watch-logs",
             "logDestination": "arn:aws:logs:us-east-1:123456789012:log-group:/hastack/prod/vpc-flow"}
 
+SWITCH_ID = "4157fb7d-bb3c-f1ff-d7b6-77795204c00b"
+
+
+def alarm_check(name: str, alarm: str) -> dict[str, Any]:
+    """A CLOUDWATCH_METRIC health check on `alarm` (what issue #12 adds in the DR region)."""
+    return {"type": "CLOUDWATCH_METRIC", "cloudwatchAlarmName": alarm, "cloudwatchAlarmRegion": "us-east-1",
+            "insufficientDataHealthStatus": "Unhealthy", "tags": {"Name": name}}
+
+
 SCENARIOS: list[Scenario] = [
+    # health-check-detection
+    scenario("endpoint-check-threshold-10", "health-check-detection",
+             sets("dns-primary-alb-check", "failureThreshold", 10), on="dns-primary-alb-check",
+             expect=["HealthCheck 'dns-primary-alb-check' (HTTPS) detects a failure after 10 s x 10 = 100 s, above the"
+              " 90 s allowed (maxEndpointDetectionSeconds): every second of it is downtime the availability "
+              "budget pays before failover can start. Set requestInterval=10 and failureThreshold <= 9."]),
+    scenario("endpoint-check-slowed-to-300s", "health-check-detection",
+             sets("dns-dr-alb-check", "requestInterval", 30), sets("dns-dr-alb-check", "failureThreshold", 10),
+             on="dns-dr-alb-check",
+             expect=["HealthCheck 'dns-dr-alb-check' (HTTPS) detects a failure after 30 s x 10 = 300 s, above the 90 s"
+              " allowed (maxEndpointDetectionSeconds): every second of it is downtime the availability budget "
+              "pays before failover can start. Set requestInterval=10 and failureThreshold <= 9."]),
+    scenario("endpoint-check-route53-defaults", "health-check-detection",
+             sets("dns-dr-alb-check", "requestInterval", DELETE), sets("dns-dr-alb-check", "failureThreshold", DELETE),
+             on="dns-dr-alb-check"),
+    scenario("gate-watches-only-the-switch", "health-check-detection",
+             sets("dns-primary-gate", "childHealthchecks", [SWITCH_ID]), sets("dns-primary-gate",
+                                                                              "childHealthThreshold", 1),
+             on="dns-primary-gate",
+             expect=["HealthCheck 'dns-primary-gate' guards the PRIMARY record 'api.example.com' but detects no "
+              "failure on its own (it turns unhealthy once 1 of its 1 children fail, and 0 of them detect a "
+              "failure on their own): Route 53 never fails over unless someone flips it. Give it a child "
+              "endpoint or alarm check that detects the primary's failure."]),
+    scenario("gate-needs-one-healthy-child", "health-check-detection",
+             sets("dns-primary-gate", "childHealthThreshold", 1), on="dns-primary-gate",
+             expect=["HealthCheck 'dns-primary-gate' guards the PRIMARY record 'api.example.com' but detects no "
+              "failure on its own (it turns unhealthy once 2 of its 2 children fail, and 1 of them detect a "
+              "failure on their own): Route 53 never fails over unless someone flips it. Give it a child "
+              "endpoint or alarm check that detects the primary's failure."]),
+    scenario("alarm-check-too-slow", "health-check-detection",
+             adds("dns-switch", "aws:route53/healthCheck:HealthCheck", "dns-nodes-alarm-check",
+                  alarm_check("nodes", "hastack-prod-us-east-1-nodes-below-min-us-east-1a")),
+             on="dns-nodes-alarm-check",
+             expect=["HealthCheck 'dns-nodes-alarm-check' (CLOUDWATCH_METRIC) detects a failure after alarm "
+              "'hastack-prod-us-east-1-nodes-below-min-us-east-1a': 60 s x 10 + 60 s of Route 53 polling = 660 "
+              "s, above the 300 s allowed (maxAlarmDetectionSeconds): every second of it is downtime the "
+              "availability budget pays. Shorten the alarm's period or evaluationPeriods."]),
+    scenario("alarm-check-outside-the-stack", "health-check-detection",
+             adds("dns-switch", "aws:route53/healthCheck:HealthCheck", "dns-foreign-alarm-check",
+                  alarm_check("foreign", "someone-elses-alarm")), on="dns-foreign-alarm-check",
+             expect=["HealthCheck 'dns-foreign-alarm-check' (CLOUDWATCH_METRIC) can't be timed: alarm "
+              "'someone-elses-alarm' (us-east-1) is not part of this stack. Its detection can't enter the "
+              "availability budget; manage the alarm (or the checked endpoint) in the stack."]),
+    scenario("alarm-check-within-bound", "health-check-detection",
+             adds("dns-switch", "aws:route53/healthCheck:HealthCheck", "dns-route53-alarm-check",
+                  alarm_check("route53", "hastack-prod-us-east-1-route53-alb-us-east-1")),
+             on="dns-route53-alarm-check"),
+    scenario("slowest-allowed-detection-within-budget", "availability-budget",
+             sets("dns-primary-alb-check", "failureThreshold", 9)),
+    scenario("undetected-primary-gets-no-dr-credit", "availability-budget",
+             sets("dns-primary-gate", "childHealthThreshold", 1),
+             expect=["The serving path in us-east-1 reaches 99.8585% availability, below the SLO of 99.95%: about 12.4"
+              " h of downtime per year against 4.4 h allowed. Weakest tier: EKS control plane "
+              "(primary-cluster-eks) at 99.9500%: EKS multi-AZ control plane; DR cluster. No DR credit: the "
+              "health check of PRIMARY record api.example.com detects no failure on its own (it turns unhealthy"
+              " once 2 of its 2 children fail, and 1 of them detect a failure on their own)."]),
     # paging-alarms-notify
     scenario("paging-alarm-silenced", "paging-alarms-notify", sets(ROUTE53_ALARM, "actionsEnabled", False),
              on=ROUTE53_ALARM,
