@@ -8,6 +8,7 @@ starts its gRPC Analyzer server, prints the port and blocks. Never import this f
 import gc
 
 from availability import POLICIES as AVAILABILITY
+from capacity import POLICIES as CAPACITY
 from detection import POLICIES as DETECTION
 from durability import POLICIES as DURABILITY
 from pulumi_policy import EnforcementLevel, PolicyPack
@@ -23,7 +24,7 @@ gc.set_threshold(50_000, 20, 100)
 PolicyPack(
     name="hastack-ha",
     enforcement_level=EnforcementLevel.MANDATORY,
-    policies=[*SPOF, *WORKLOAD, *SECURITY, *DURABILITY, *DETECTION, *AVAILABILITY],
+    policies=[*SPOF, *WORKLOAD, *CAPACITY, *SECURITY, *DURABILITY, *DETECTION, *AVAILABILITY],
     description="No single point of failure, encryption and exposure basics, and an availability budget "
                 "checked against the stack's SLO.",
 )

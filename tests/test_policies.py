@@ -15,7 +15,13 @@ import pytest
 from hastack.paths import REPO_ROOT
 from hastack.plan.render import Plan
 from hastack.policy.runner import PolicyPackProcess, PolicyReport
-from tests import test_policy_detection, test_policy_durability, test_policy_security, test_policy_workload
+from tests import (
+    test_policy_capacity,
+    test_policy_detection,
+    test_policy_durability,
+    test_policy_security,
+    test_policy_workload,
+)
 from tests.policy_helpers import (
     DELETE,
     Mutation,
@@ -59,7 +65,8 @@ def run(pack: PolicyPackProcess, plan: dict[str, Any], policy: str, *mutations: 
 
 
 #: The per-module scenario tables of the newer rules (each module runs its own).
-SCENARIO_TABLES = (test_policy_workload, test_policy_durability, test_policy_detection, test_policy_security)
+SCENARIO_TABLES = (test_policy_workload, test_policy_capacity, test_policy_durability, test_policy_detection,
+                   test_policy_security)
 
 # ---------------------------------------------------------------------------------------------
 # The shipped stacks pass
