@@ -43,6 +43,11 @@ AUTH_TOKEN_LENGTH = 64
 MIN_PROD_NODES = 3
 
 
+def auth_secret_name(name_prefix: str) -> str:
+    """Secrets Manager name of the cache AUTH token (the same in both regions: the DR copy is a replica)."""
+    return f"{name_prefix}/cache/auth-token"
+
+
 @dataclass
 class CacheTierArgs:
     """Inputs of `CacheTier`."""
@@ -181,7 +186,7 @@ class CacheTier(pulumi.ComponentResource):
         secret_token = pulumi.Output.secret(token.result)
         self.auth_secret = aws.secretsmanager.Secret(
             f"{self._name}-auth",
-            name=f"{self._args.name_prefix}/cache/auth-token",
+            name=auth_secret_name(self._args.name_prefix),
             description="AUTH token of the hastack ElastiCache Global Datastore (both regions)",
             kms_key_id=primary.key.arn,
             recovery_window_in_days=30,

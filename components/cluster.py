@@ -13,9 +13,16 @@ on create and then ignores it (`ignore_changes=["scalingConfig.desiredSize"]`); 
 
 Security defaults: the API's public endpoint admits only `hastack:kubernetesApiAccessCidrs` (nodes
 use the private endpoint), Kubernetes secrets are envelope-encrypted with a customer-managed KMS key
-(rotation on), every control-plane log type goes to CloudWatch, nodes require IMDSv2 (hop limit 2
-so pods on the VPC CNI can still reach it through the node) and their root volumes are encrypted
-with a KMS key of their own.
+(rotation on), every control-plane log type goes to CloudWatch, nodes require IMDSv2 with a hop
+limit of 1 and their root volumes are encrypted with a KMS key of their own.
+
+Why hop limit 1: a pod on the VPC CNI sits one network hop behind its node, so with a limit of 1 it
+can't fetch an IMDS token — and can't borrow the node role (ECR pulls, the CNI's ENI permissions)
+through a compromised or careless container. Host-network pods (aws-node, kube-proxy, the Pod
+Identity agent) are not behind that hop and keep working. Pods that need AWS get their own role
+through EKS Pod Identity instead: the `eks-pod-identity-agent` add-on runs on every node and hands
+each pod the credentials of the role associated with its service account (see
+`components/workload.py`).
 """
 
 from __future__ import annotations
@@ -42,9 +49,11 @@ NODE_POLICIES = (
     "AmazonSSMManagedInstanceCore",
 )
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy", "AmazonEKSVPCResourceController")
-#: IMDSv2 with a hop limit of 2: the token is required, and a pod behind the node's network hop can
-#: still fetch it (hop limit 1 would break SDKs in pods that fall back to the node role).
-IMDS_HOP_LIMIT = 2
+#: IMDSv2 with a hop limit of 1: only the node itself (and host-network pods) reach the instance
+#: metadata; pods get AWS credentials from EKS Pod Identity, never from the node role.
+IMDS_HOP_LIMIT = 1
+#: The EKS add-on that serves Pod Identity credentials on every node (a host-network DaemonSet).
+POD_IDENTITY_ADDON = "eks-pod-identity-agent"
 CONTROL_PLANE_LOG_RETENTION_DAYS = 90
 #: Root volume floor: the AL2023 EKS AMI plus images of model-serving containers.
 MIN_DISK_SIZE_GB = 20
@@ -197,10 +206,22 @@ class Cluster(pulumi.ComponentResource):
         self.cluster_security_group_id = cluster_sg.id
 
         launch_template = self._build_launch_template(name, args, node_sg, ebs_key, child)
+        self._node_group_resources: list[aws.eks.NodeGroup] = []
         self.node_groups = [
             self._build_node_group(name, args, az, subnet_id, node_role, launch_template, role_policies["node"])
             for az, subnet_id in zip(args.azs, args.private_subnet_ids, strict=True)
         ]
+        # Pod Identity credentials for pods (with IMDS closed to them by the hop limit). Created after
+        # the node groups so its DaemonSet has nodes to start on where the region has any.
+        self.pod_identity_agent = aws.eks.Addon(
+            f"{name}-pod-identity-agent",
+            cluster_name=self.cluster.name,
+            addon_name=POD_IDENTITY_ADDON,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self._node_group_resources),
+        )
 
         self.kubeconfig = pulumi.Output.all(self.cluster.name, self.cluster.endpoint,
                                             self.cluster.certificate_authority.data).apply(
@@ -398,6 +419,7 @@ class Cluster(pulumi.ComponentResource):
                 ignore_changes=["scalingConfig.desiredSize"],
             ),
         )
+        self._node_group_resources.append(group)
         asg_name = group.resources.apply(_first_asg_name)
         return NodeGroupInfo(az=az, name=group.node_group_name, size=size, asg_name=asg_name)
 

@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.arguments import ArgProblem, require_valid
+from components.cache import auth_secret_name
 from components.cluster import Cluster, ClusterArgs, node_group_size
 from components.ingress import Ingress, IngressArgs, IngressService
 from components.network import Network, NetworkArgs
@@ -54,7 +55,9 @@ class Region(pulumi.ComponentResource):
                                      default_tags=aws.ProviderDefaultTagsArgs(tags=self.tags()),
                                      opts=pulumi.ResourceOptions(parent=self))
         child = pulumi.ResourceOptions(parent=self, providers={"aws": self.provider})
-        self.cluster_name = f"hastack-{pulumi.get_stack()}-{args.role}"
+        #: Prefix of physical names shared with the cross-region tiers (e.g. the cache's AUTH secret).
+        self.name_prefix = f"hastack-{pulumi.get_stack()}"
+        self.cluster_name = f"{self.name_prefix}-{args.role}"
 
         self.network = Network(f"{name}-net", NetworkArgs(
             cidr_block=cfg.vpc_cidrs[region],
@@ -87,6 +90,9 @@ class Region(pulumi.ComponentResource):
             kubernetes_version=cfg.kubernetes_version,
             region=region,
             await_rollout=self.node_size.desired_size > 0,
+            cluster_name=self.cluster.cluster_name,
+            # The cache's AUTH token (this region's copy: the secret is replicated to the DR region).
+            readable_secrets=(auth_secret_name(self.name_prefix),),
         ), opts=pulumi.ResourceOptions(parent=self, providers={"aws": self.provider, "kubernetes": self.k8s_provider}))
         # The region's internet entry point: ALB -> the services' NodePorts (see components/ingress.py).
         self.ingress = Ingress(f"{name}-ingress", IngressArgs(
@@ -98,7 +104,7 @@ class Region(pulumi.ComponentResource):
             services=[IngressService(s.name, s.node_port, s.health_path) for s in self.workload.services],
             node_security_group_id=self.node_security_group_id,
             autoscaling_group_names=[ng.asg_name for ng in self.node_groups],
-            name_prefix=f"hastack-{pulumi.get_stack()}",
+            name_prefix=self.name_prefix,
             access_logs_bucket=cfg.ingress.access_log_buckets.get(region),
         ), opts=child)
 

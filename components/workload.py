@@ -15,6 +15,10 @@ Service, in one namespace. The availability properties live in the pod template:
 * **Graceful stop** — the pod first sleeps in `preStop` while it is removed from the Service's
   endpoints and kube-proxy on every node stops sending it new connections, then gets SIGTERM to
   drain in-flight requests; `terminationGracePeriodSeconds` covers both.
+* **AWS access through EKS Pod Identity** — the nodes' IMDS hop limit is 1, so pods can't use the
+  node role. The model servers run as the `model-server` service account (no Kubernetes API token
+  mounted), which a Pod Identity association ties to a role of this region that may read only the
+  secrets listed in `WorkloadArgs.readable_secrets` (the cache AUTH token) in this region.
 
 Why NodePort: the ALB (ingress tier) registers the node-group instances as targets on a fixed
 node port per service (`node_port(index)`); kube-proxy forwards to a ready pod on any node
@@ -30,11 +34,13 @@ False), or every `pulumi up` would time out on pods that cannot be scheduled yet
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.arguments import ArgProblem, require_valid
@@ -51,6 +57,8 @@ DRAIN_SECONDS = 30
 HPA_CPU_TARGET_PERCENT = 60
 #: UID the containers run as (non-root, no login shell needed).
 RUN_AS_USER = 10001
+#: The model servers' Kubernetes service account (its Pod Identity association gives AWS access).
+SERVICE_ACCOUNT = "model-server"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -110,6 +118,10 @@ class WorkloadArgs:
     region: str
     #: Wait for Deployments to become ready on `pulumi up` (False while the region has no nodes).
     await_rollout: bool
+    #: The EKS cluster the workload runs on (its Pod Identity association names it).
+    cluster_name: pulumi.Input[str]
+    #: Secrets Manager secret names (in this region) the model servers may read, e.g. the cache AUTH token.
+    readable_secrets: Sequence[str] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         require_valid("WorkloadArgs", self.problems())
@@ -169,12 +181,60 @@ class Workload(pulumi.ComponentResource):
             opts=child,
         )
         self.namespace = ns.metadata.name
+        self.service_account = self._build_identity(name, args, ns)
         self.services = [self._build_service(name, args, index, svc, ns) for index, svc in enumerate(args.services)]
         self.register_outputs({
             "namespace": self.namespace,
             "services": [{"name": s.name, "port": s.port, "nodePort": s.node_port, "replicas": s.replicas}
                          for s in self.services],
         })
+
+    def _build_identity(self, name: str, args: WorkloadArgs, ns: k8s.core.v1.Namespace) -> k8s.core.v1.ServiceAccount:
+        """The model servers' service account and, through EKS Pod Identity, their AWS role in this region."""
+        invoke = pulumi.InvokeOptions(parent=self)
+        partition = aws.get_partition(opts=invoke).partition
+        account = aws.get_caller_identity(opts=invoke).account_id
+        account_sa = k8s.core.v1.ServiceAccount(
+            f"{name}-sa",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=SERVICE_ACCOUNT, namespace=ns.metadata.name,
+                                                labels={"app.kubernetes.io/part-of": "hastack"}),
+            # The model servers do not call the Kubernetes API; Pod Identity brings its own token.
+            automount_service_account_token=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
+        )
+        role = aws.iam.Role(
+            f"{name}-pod-role",
+            description=f"Model-server pods in {args.region} (EKS Pod Identity, service account {SERVICE_ACCOUNT})",
+            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"]}]}),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Secrets Manager appends "-" and 6 characters to a secret's name in its ARN.
+        secrets = [f"arn:{partition}:secretsmanager:{args.region}:{account}:secret:{s}-??????"
+                   for s in args.readable_secrets]
+        if secrets:
+            aws.iam.RolePolicy(
+                f"{name}-pod-secrets",
+                role=role.id,
+                policy=json.dumps({"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                     "Resource": secrets},
+                    {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*", "Condition": {
+                        "StringEquals": {"kms:ViaService": f"secretsmanager.{args.region}.amazonaws.com"},
+                        "StringLike": {"kms:EncryptionContext:SecretARN": secrets}}},
+                ]}),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        aws.eks.PodIdentityAssociation(
+            f"{name}-pod-identity",
+            cluster_name=args.cluster_name,
+            namespace=args.namespace,
+            service_account=SERVICE_ACCOUNT,
+            role_arn=role.arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return account_sa
 
     def _build_service(self, name: str, args: WorkloadArgs, index: int, svc: ServiceConfig,
                        ns: k8s.core.v1.Namespace) -> ServiceInfo:
@@ -205,7 +265,8 @@ class Workload(pulumi.ComponentResource):
                 ),
             ),
             # The HPA owns the live replica count; the config's value is the floor it starts from.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns], ignore_changes=["spec.replicas"]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns, self.service_account],
+                                        ignore_changes=["spec.replicas"]),
         )
         k8s.policy.v1.PodDisruptionBudget(
             f"{prefix}-pdb",
@@ -321,7 +382,8 @@ class Workload(pulumi.ComponentResource):
             volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())],
             topology_spread_constraints=spread,
             termination_grace_period_seconds=PRESTOP_SLEEP_SECONDS + DRAIN_SECONDS,
-            # The model server does not call the Kubernetes API.
+            # AWS credentials through Pod Identity; the model server does not call the Kubernetes API.
+            service_account_name=SERVICE_ACCOUNT,
             automount_service_account_token=False,
             security_context=k8s.core.v1.PodSecurityContextArgs(
                 run_as_non_root=True, fs_group=RUN_AS_USER,

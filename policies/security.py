@@ -429,10 +429,23 @@ def check_imdsv2(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
         endpoint = get(r.props, "metadataOptions", "httpEndpoint", default="enabled")
         if endpoint != "disabled" and tokens != "required":
             yield (f"{display(r)} has metadataOptions.httpTokens={tokens!r}: IMDSv1 lets any SSRF read the node's "
-                   "credentials. Set metadataOptions={httpTokens: 'required', httpPutResponseHopLimit: 1 or 2}.")
+                   "credentials. Set metadataOptions={httpTokens: 'required', httpPutResponseHopLimit: 1}.")
     elif r.type == EKS_NODE_GROUP and not get(r.props, "launchTemplate"):
         yield (f"{display(r)} uses no launch template, so IMDSv2 is not enforced on its nodes. Give it a launch "
                "template with metadataOptions.httpTokens='required'.")
+
+
+def check_imds_hop_limit(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
+    if get(r.props, "metadataOptions", "httpEndpoint", default="enabled") == "disabled":
+        return
+    limit = as_int(get(r.props, "metadataOptions", "httpPutResponseHopLimit"))
+    if limit != 1:
+        said = f"httpPutResponseHopLimit={limit}" if limit is not None else "no httpPutResponseHopLimit (the " \
+            "AMI's default applies; EKS AL2023 AMIs use 2)"
+        yield (f"{display(r)} has {said}: pods one network hop behind the node can fetch an IMDS token and act "
+               "with the node role (ECR, the VPC CNI's network permissions). Set metadataOptions."
+               "httpPutResponseHopLimit=1 and give the pods that need AWS their own role through EKS Pod "
+               "Identity.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -542,9 +555,17 @@ POLICIES = [
     resource_rule(
         "imdsv2-required",
         "Instances and launch templates require IMDSv2 (session tokens) for the instance metadata service.",
-        "Set metadataOptions={httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 2} on "
+        "Set metadataOptions={httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 1} on "
         "every launch template and instance; give every node group a launch template.",
         [LAUNCH_TEMPLATE, EC2_INSTANCE, EKS_NODE_GROUP], check_imdsv2),
+    resource_rule(
+        "imds-hop-limit",
+        "Nodes answer instance-metadata requests only from the node itself (hop limit 1), so pods can't use the "
+        "node role.",
+        "Set metadataOptions.httpPutResponseHopLimit=1 on every launch template and instance; give pods that need "
+        "AWS access a role through EKS Pod Identity (the eks-pod-identity-agent add-on and a "
+        "PodIdentityAssociation per service account).",
+        [LAUNCH_TEMPLATE, EC2_INSTANCE], check_imds_hop_limit, severity=Severity.HIGH),
     resource_rule(
         "https-listener-tls-policy",
         "HTTPS and TLS listeners use a TLS 1.2+ security policy from the allowed list.",

@@ -69,8 +69,9 @@ def test_nodes_require_imdsv2_and_encrypt_volumes_with_kms(prod_plan: Plan) -> N
     keys = by_arn(prod_plan, "aws:kms/key:Key")
     for group in prod_plan.of_type(NODE_GROUP):
         template = templates[group["inputs"]["launchTemplate"]["id"]]["inputs"]
+        # Hop limit 1: pods (one hop behind the node) can't reach IMDS and the node role; they use Pod Identity.
         assert template["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required",
-                                               "httpPutResponseHopLimit": 2}
+                                               "httpPutResponseHopLimit": 1}
         [root] = template["blockDeviceMappings"]
         assert root["ebs"]["encrypted"] == "true"
         assert keys[root["ebs"]["kmsKeyId"]]["inputs"]["enableKeyRotation"] is True
@@ -183,3 +184,15 @@ def test_cluster_args_report_every_bad_argument_at_once() -> None:
     ]
     [(path, reason)] = invalid_arguments(lambda: _cluster_args(public_access_cidrs=[]))
     assert path == "public_access_cidrs" and "never open to everyone" in reason
+
+
+def test_every_cluster_runs_the_pod_identity_agent_after_its_node_groups(prod_plan: Plan) -> None:
+    clusters = {c["inputs"]["name"]: c for c in prod_plan.of_type("aws:eks/cluster:Cluster")}
+    addons = prod_plan.of_type("aws:eks/addon:Addon")
+    assert sorted(a["inputs"]["clusterName"] for a in addons) == sorted(clusters)
+    for addon in addons:
+        assert addon["inputs"]["addonName"] == "eks-pod-identity-agent"
+        assert addon["region"] == clusters[addon["inputs"]["clusterName"]]["region"]
+        groups = [g["urn"] for g in prod_plan.of_type(NODE_GROUP)
+                  if g["inputs"]["clusterName"] == addon["inputs"]["clusterName"]]
+        assert len(groups) == 3 and set(groups) <= set(addon["dependencies"])

@@ -87,7 +87,10 @@ def _check_failover(drill: DrillResult, report: dict[str, Any]) -> None:
     assert [c["ok"] for c in report["verification"]] == [True] * 7
     unmodelled = {u["type"]: u["reason"] for u in report["notModelledByMoto"]}
     assert "manifest" in unmodelled["kubernetes:apps/v1:Deployment"], "Kubernetes objects are listed with why"
-    assert not [t for t in unmodelled if t.startswith("aws:") and "compositeAlarm" not in t], unmodelled
+    # AWS types moto can't create are the known, documented gaps (docs/local.md), none off the DR path.
+    known_gaps = {"aws:cloudwatch/compositeAlarm:CompositeAlarm", "aws:eks/addon:Addon",
+                  "aws:eks/podIdentityAssociation:PodIdentityAssociation"}
+    assert {t for t in unmodelled if t.startswith("aws:")} <= known_gaps, unmodelled
     svg = ElementTree.parse(drill.svg_path).getroot()
     bars = [r for r in svg.iter("{http://www.w3.org/2000/svg}rect") if r.find("{http://www.w3.org/2000/svg}title")
             is not None]

@@ -65,6 +65,24 @@ SCENARIOS: list[Scenario] = [
     scenario("cache-rbac-instead-of-token", "elasticache-auth-required",
              sets("cache-dr", "authToken", DELETE), sets("cache-dr", "userGroupIds", ["hastack-clients"]),
              on="cache-dr"),
+    # imds-hop-limit
+    scenario("imds-hop-limit-2", "imds-hop-limit",
+             sets("primary-cluster-nodes-lt", "metadataOptions.httpPutResponseHopLimit", 2),
+             on="primary-cluster-nodes-lt",
+             expect=["LaunchTemplate 'primary-cluster-nodes-lt' has httpPutResponseHopLimit=2: pods one network hop "
+              "behind the node can fetch an IMDS token and act with the node role (ECR, the VPC CNI's network "
+              "permissions). Set metadataOptions.httpPutResponseHopLimit=1 and give the pods that need AWS "
+              "their own role through EKS Pod Identity."]),
+    scenario("imds-hop-limit-unset", "imds-hop-limit",
+             sets("dr-cluster-nodes-lt", "metadataOptions.httpPutResponseHopLimit", DELETE),
+             on="dr-cluster-nodes-lt",
+             expect=["LaunchTemplate 'dr-cluster-nodes-lt' has no httpPutResponseHopLimit (the AMI's default applies; "
+              "EKS AL2023 AMIs use 2): pods one network hop behind the node can fetch an IMDS token and act "
+              "with the node role (ECR, the VPC CNI's network permissions). Set "
+              "metadataOptions.httpPutResponseHopLimit=1 and give the pods that need AWS their own role through"
+              " EKS Pod Identity."]),
+    scenario("imds-off", "imds-hop-limit",
+             sets("dr-cluster-nodes-lt", "metadataOptions", {"httpEndpoint": "disabled"}), on="dr-cluster-nodes-lt"),
     # vpc-endpoints-present
     scenario("no-ecr-dkr-endpoint", "vpc-endpoints-present", drops("primary-net-ecr-dkr"), on="primary-net-vpc",
              expect=["Vpc 'primary-net-vpc' (us-east-1) has no ecr.dkr VPC endpoint: that traffic (image pulls from "

@@ -160,7 +160,7 @@ SCENARIOS: list[Scenario] = [
     scenario("token-mounted", "pod-security-restricted", sets(DR_E_DEP, f"{POD}.automountServiceAccountToken",
                                                                DELETE), on=DR_E_DEP,
              expect=["Deployment 'embedder' (us-west-2) breaks the restricted pod baseline: the service-account token "
-              "of 'default' is mounted (automountServiceAccountToken is not False) although the pod does not "
+              "of 'model-server' is mounted (automountServiceAccountToken is not False) although the pod does not "
               "call the Kubernetes API. A container escape or a stolen token then reaches the node or the "
               "cluster API. Fix the pod's securityContext (runAsNonRoot, allowPrivilegeEscalation=False, "
               "capabilities.drop=[ALL], seccompProfile RuntimeDefault), drop host namespaces, hostPath and "

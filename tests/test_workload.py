@@ -219,12 +219,44 @@ def test_workload_args_report_every_bad_argument_at_once() -> None:
     raw = {k.split(":", 1)[1]: v for k, v in read_stack_config("prod").items() if k.startswith("hastack:")}
     services = parse_config(raw).services
     WorkloadArgs(namespace="hastack", services=services, kubernetes_version="1.31", region="us-east-1",
-                 await_rollout=True)
+                 await_rollout=True, cluster_name="hastack-test-primary")
     one_replica = services[0].model_copy(update={"replicas": 1})  # past the config's own check
     problems = invalid_arguments(lambda: WorkloadArgs(namespace="HA_stack", services=(one_replica,),
-                                                      kubernetes_version="v1", region="us-east-1", await_rollout=True))
+                                                      kubernetes_version="v1", region="us-east-1", await_rollout=True,
+                                                      cluster_name="hastack-test-primary"))
     assert problems == [
         ("namespace", "'HA_stack' is invalid: a DNS label (lowercase letters, digits and '-')"),
         ("kubernetes_version", "'v1' is invalid: a major.minor version such as '1.31'"),
         ("services[0].replicas", "1 is invalid: at least 2 (the disruption budget keeps all but one)"),
     ]
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_model_servers_get_aws_access_through_pod_identity_only(prod_plan: Plan, region: str) -> None:
+    """Pods run as `model-server` (no API token); Pod Identity gives it a role that reads only the cache
+    AUTH secret of its own region."""
+    [account] = _objects(prod_plan, "kubernetes:core/v1:ServiceAccount", region)
+    assert account["inputs"]["metadata"]["name"] == "model-server"
+    assert account["inputs"]["automountServiceAccountToken"] is False
+    for d in _objects(prod_plan, DEPLOYMENT, region):
+        pod = _pod_spec(d)
+        assert pod["serviceAccountName"] == "model-server" and pod["automountServiceAccountToken"] is False
+        assert account["urn"] in d["dependencies"]
+    [association] = [a for a in prod_plan.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+                     if a["region"] == region]
+    cluster = {"us-east-1": "hastack-prod-primary", "us-west-2": "hastack-prod-dr"}[region]
+    assert {k: association["inputs"][k] for k in ("clusterName", "namespace", "serviceAccount")} == {
+        "clusterName": cluster, "namespace": "hastack", "serviceAccount": "model-server"}
+    roles = {r["outputs"]["arn"]: r for r in prod_plan.of_type("aws:iam/role:Role")}
+    role = roles[association["inputs"]["roleArn"]]
+    trust = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"]
+    assert trust == [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+                      "Action": ["sts:AssumeRole", "sts:TagSession"]}]
+    [policy] = [p for p in prod_plan.of_type("aws:iam/rolePolicy:RolePolicy")
+                if p["parent"] == role["parent"] and p["region"] == region]
+    statements = json.loads(policy["inputs"]["policy"])["Statement"]
+    secret = f"arn:aws:secretsmanager:{region}:123456789012:secret:hastack-prod/cache/auth-token-??????"
+    assert statements[0]["Resource"] == [secret]
+    assert statements[0]["Action"] == ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    assert statements[1]["Condition"] == {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"},
+                                          "StringLike": {"kms:EncryptionContext:SecretARN": [secret]}}

@@ -36,6 +36,9 @@ UNMODELLED: dict[str, str] = {
                                                     "describe_alarms would show none); not on the DR path",
     "aws:route53recoverycontrol/": "moto has no Route 53 ARC (trafficControl: arc is rendered and unit-tested; "
                                    "the local world runs the cloudwatch-alarm switches)",
+    "aws:eks/addon:Addon": "moto's EKS has no add-on API (CreateAddon); the Pod Identity agent is not on the DR path",
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": "moto's EKS has no pod-identity API; the pods' AWS "
+                                                             "role is not on the DR path",
 }
 GENERIC_REASON = "no moto handler for this type in hastack/local/aws_resources.py (offline value used)"
 
