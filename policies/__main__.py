@@ -7,6 +7,7 @@ starts its gRPC Analyzer server, prints the port and blocks. Never import this f
 
 import gc
 
+import _protocol
 from availability import POLICIES as AVAILABILITY
 from capacity import POLICIES as CAPACITY
 from detection import POLICIES as DETECTION
@@ -20,6 +21,9 @@ from workload import POLICIES as WORKLOAD
 # thresholds the collector runs thousands of times per AnalyzeStack and the check grows faster than
 # the stack. Collect less often (measured: ~2x faster at 2,700 resources, flat time per resource).
 gc.set_threshold(50_000, 20, 100)
+
+# Keep the secret markers and the stack config the engine sends (no-plaintext-secrets needs them).
+_protocol.install()
 
 PolicyPack(
     name="hastack-ha",

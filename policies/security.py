@@ -9,13 +9,19 @@ cluster tiers were built on:
 * exposure: nothing public but the ALBs; no security-group ingress from 0.0.0.0/0 or ::/0 except the
   ALBs' 80/443 — inline `ingress` blocks, `aws.ec2.SecurityGroupRule` and
   `aws.vpc.SecurityGroupIngressRule` alike;
-* IMDSv2 required on every launch template and instance;
-* no secret-looking input (password, token, secret key, ...) holding a literal value.
+* IMDSv2 required on every launch template and instance, with a hop limit of 1;
+* no secret in plain text: the value of a config key declared secret, or of anything held as a
+  Pulumi secret (generated passwords and tokens included), must not appear unencrypted in any
+  resource's properties, whatever the property is called; and no secret-looking property
+  (password, token, secret key, ...) holds a literal.
 
-About secrets under the real engine: `pulumi preview` hands the pack secret values decrypted, so a
-value can't be told apart from a literal by looking at it. The rule therefore also accepts a value
-that flows from another resource (a property dependency, e.g. a generated password or a Secrets
-Manager secret); the offline runner sends what the program marked secret as "[secret]".
+How the secrets rule knows what is secret: the engine sends every property with its secret marker
+and `ConfigureStack` the stack config with the keys declared secret; `_protocol.py` keeps both
+(pulumi-policy drops them before a rule runs). A secret is then any marked value anywhere in the
+stack, or a secret config value; a plain (unmarked) string containing one is a leak. Secrets shorter
+than `minSecretLength` (8) are not searched for inside other strings (too many false matches).
+The offline plan replaces every secret by "[secret]" and the runner sends it marked, so offline
+only the key-name check and tests that give secrets real values exercise the value check.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import _protocol
 from _util import (
     CACHE_GROUP,
     EBS_VOLUME,
@@ -457,46 +464,92 @@ def check_imds_hop_limit(r: Resource, cfg: dict[str, Any]) -> Iterator[str]:
 #: `manageMasterUserPassword`, `skipCredentialsValidation`) hold references or switches and don't match.
 _SENSITIVE = re.compile(r"(password|passwd|passphrase|secret|secretstring|secretbinary|secretkey|token|apikey|"
                         r"api_key|privatekey|private_key|privatekeypem|accesskey|credentials?)(wo)?$", re.IGNORECASE)
-_GENERATORS = ("random:", "aws:secretsmanager/", "aws:ssm/parameter", "tls:")
+_ENV_PATH = re.compile(r"^(?P<env>.*\.env)\[(?P<i>\d+)\]\.value$")
 
 
 def _literal(value: Any) -> bool:
     return isinstance(value, str) and value not in ("", SECRET_PLACEHOLDER) and not is_unknown(value)
 
 
-def _secret_paths(value: Any, path: str = "") -> Iterator[str]:
-    """Paths of string values under secret-looking keys (and of plaintext env vars named like secrets)."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            here = f"{path}.{k}" if path else str(k)
-            if isinstance(k, str) and _SENSITIVE.search(k) and _literal(v):
-                yield here
-            elif k == "env" and isinstance(v, list):
-                for i, e in enumerate(v):
-                    if isinstance(e, dict) and _SENSITIVE.search(str(e.get("name", ""))) and _literal(e.get("value")):
-                        yield f"{here}[{i}]({e.get('name')}).value"
-            else:
-                yield from _secret_paths(v, here)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _secret_paths(v, f"{path}[{i}]")
+def _marked_props(graph: Graph) -> dict[str, dict[str, Any]]:
+    """URN -> properties with the engine's secret markers (without the protocol hook: markers lost,
+    every value counts as plain)."""
+    raw = _protocol.stack_properties()
+    return raw if raw is not None else {n.urn: n.props for n in graph.nodes}
+
+
+def known_secrets(graph: Graph, props: dict[str, dict[str, Any]], min_length: int) -> dict[str, str]:
+    """Secret value -> where it comes from: secret config values, then every marked value in the stack."""
+    out: dict[str, str] = {}
+    for key, value in sorted(_protocol.secret_config().items()):
+        if _literal(value) and len(value) >= min_length:
+            out.setdefault(value, f"the value of config key '{key}' (declared secret)")
+    for urn, values in props.items():
+        node = graph.by_urn.get(urn)
+        for path, value, secret in _protocol.leaves(values):
+            if secret and _literal(value) and len(value) >= min_length:
+                out.setdefault(value, f"the secret '{path}' of {display(node) if node else urn}")
+    return out
+
+
+def _name_heuristic(values: dict[str, Any], node: Node) -> Iterator[str]:
+    """Paths of plain literals under secret-looking keys, env vars named like secrets, Secret data."""
+    env_names: dict[str, Any] = {}
+    for path, value, secret in _protocol.leaves(values):
+        if secret or not _literal(value):
+            continue
+        key = path.rsplit(".", 1)[-1].split("[")[0]
+        env = _ENV_PATH.match(path)
+        if env is not None:
+            if env_names.get(env["env"]) is None:
+                env_names[env["env"]] = _env_names(values, env["env"])
+            name = env_names[env["env"]].get(int(env["i"]), "")
+            if _SENSITIVE.search(name):
+                yield f"{env['env']}[{env['i']}]({name}).value"
+        elif _SENSITIVE.search(key) and "[" not in path.rsplit(".", 1)[-1]:
+            yield path
+        elif node.type == K8S_SECRET and path.split(".")[0] in ("data", "stringData"):
+            yield path
+
+
+def _env_names(values: dict[str, Any], env_path: str) -> dict[int, str]:
+    current: Any = values
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", env_path):
+        if part.startswith("["):
+            current = current[int(part[1:-1])] if isinstance(current, list) else None
+        else:
+            current = current.get(part) if isinstance(current, dict) else None
+        if _protocol.is_secret(current):
+            current = current.get("value")
+    return {i: str(e.get("name", "")) for i, e in enumerate(current or []) if isinstance(e, dict)}
 
 
 def check_plaintext_secrets(graph: Graph, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
-    for node in graph.nodes:
-        generated = {k for k, deps in node.property_dependencies.items()
-                     if any(graph.by_urn[d].type.startswith(_GENERATORS) for d in deps if d in graph.by_urn)}
-        found = [p for p in _secret_paths(node.props) if p.split(".")[0].split("[")[0] not in generated]
-        if node.type == K8S_SECRET:
-            for field in ("data", "stringData"):
-                values = node.props.get(field)
-                if isinstance(values, dict):
-                    found += [f"{field}.{k}" for k, v in values.items() if _literal(v)]
-        for path in found:
+    props = _marked_props(graph)
+    secrets = known_secrets(graph, props, as_int(cfg["minSecretLength"], 8) or 8)
+    for urn, values in props.items():
+        node = graph.by_urn.get(urn)
+        if node is None:
+            continue
+        reported: set[str] = set()
+        for path, value, secret in _protocol.leaves(values):
+            if secret or not _literal(value):
+                continue
+            for known, source in secrets.items():
+                if known in value:
+                    reported.add(path)
+                    yield (f"{display(node)} holds {source} in plain text at '{path}': it ends up unencrypted in "
+                           "the state, the plan and every preview. Pass the secret Output itself (config."
+                           "require_secret, the generator's result) instead of its value, or let the service manage "
+                           "it (RDS manageMasterUserPassword).", urn)
+                    break
+        for path in _name_heuristic(values, node):
+            if path in reported:
+                continue
             yield (f"{display(node)} has a plaintext value in '{path}': it ends up in the program, the state and the "
                    "plan. Let the service manage it (RDS manageMasterUserPassword), generate it with a resource "
                    "(random.RandomPassword into Secrets Manager), or mark it secret (pulumi.Output.secret / "
-                   "`pulumi config set --secret`).", node.urn)
+                   "`pulumi config set --secret`).", urn)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -602,8 +655,15 @@ POLICIES = [
         Severity.MEDIUM),
     stack_rule(
         "no-plaintext-secrets",
-        "No resource input holds a plaintext secret (password, token, secret or private key).",
-        "Use RDS manageMasterUserPassword, generate secrets with random.RandomPassword stored in Secrets Manager, "
-        "or mark values secret (pulumi.Output.secret, `pulumi config set --secret`).",
-        check_plaintext_secrets, severity=Severity.CRITICAL),
+        "No secret appears in plain text in any resource: not the value of a config key declared secret, not a "
+        "value held as a Pulumi secret (generated passwords and tokens included), whatever the property is "
+        "called; and no password/token/secret-key property holds a literal.",
+        "Pass secrets as secret Outputs (config.require_secret, random.RandomPassword's result, "
+        "pulumi.Output.secret) all the way into the resource, never their unwrapped value; use RDS "
+        "manageMasterUserPassword; keep generated secrets in Secrets Manager.",
+        check_plaintext_secrets,
+        setting_schema(minSecretLength={
+            "type": "integer", "minimum": 1, "default": 8,
+            "description": "Shortest secret value searched for inside other strings."}),
+        Severity.CRITICAL),
 ]

@@ -206,6 +206,9 @@ class Scenario:
     expected: tuple[str, ...] = ()
     on: str | None = None
     config: dict[str, Any] | None = None
+    #: What ConfigureStack carries: the stack config (decrypted) and the keys declared secret.
+    stack_config: dict[str, str] | None = None
+    secret_keys: tuple[str, ...] = ()
 
     @property
     def touches(self) -> frozenset[str] | None:
@@ -213,8 +216,9 @@ class Scenario:
 
 
 def scenario(id: str, policy: str, *mutations: Mutation, on: str | None = None,  # noqa: A002
-             expect: Sequence[str] = (), config: dict[str, Any] | None = None) -> Scenario:
-    return Scenario(id, policy, tuple(mutations), tuple(expect), on, config)
+             expect: Sequence[str] = (), config: dict[str, Any] | None = None,
+             stack_config: dict[str, str] | None = None, secret_keys: Sequence[str] = ()) -> Scenario:
+    return Scenario(id, policy, tuple(mutations), tuple(expect), on, config, stack_config, tuple(secret_keys))
 
 
 def merged_config(base: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
@@ -251,7 +255,7 @@ class ScenarioRunner:
         used: list[set[str]] = []
         for s in self.scenarios:
             names = s.touches
-            alone = (kinds[s.policy] != "resource" or s.config or names is None or s.on is None
+            alone = (kinds[s.policy] != "resource" or s.config or s.stack_config or names is None or s.on is None
                      or s.on not in names)
             if not alone:
                 assert names is not None
@@ -277,7 +281,11 @@ class ScenarioRunner:
             batch = self._batches[index]
             plan = mutated(self.plan, *(m for s in batch for m in s.mutations))
             config = merged_config(self.base_config, batch[0].config if len(batch) == 1 else None)
-            self._results[index] = (self.pack.check(plan, self._policy_config(batch, config)), plan)
+            solo = batch[0] if len(batch) == 1 else None
+            report = self.pack.check(plan, self._policy_config(batch, config),
+                                     stack_config=solo.stack_config if solo else None,
+                                     secret_keys=solo.secret_keys if solo else ())
+            self._results[index] = (report, plan)
         return self._results[index]
 
     def _policy_config(self, batch: Sequence[Scenario], config: dict[str, Any]) -> dict[str, Any]:

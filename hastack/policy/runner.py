@@ -481,11 +481,14 @@ class PolicyPackProcess:
                 config_schema=schema, required=tuple(p.configSchema.required) if p.HasField("configSchema") else ()))
         return out
 
-    def configure_stack(self, stack: str, project: str = "hastack", config: Mapping[str, str] | None = None) -> None:
+    def configure_stack(self, stack: str, project: str = "hastack", config: Mapping[str, str] | None = None,
+                        secret_keys: Iterable[str] = ()) -> None:
+        """`ConfigureStack` as the engine calls it: the stack config (values as text, secrets decrypted) and
+        the keys declared secret."""
         assert self.stub is not None
         self._call("ConfigureStack", self.stub.ConfigureStack, analyzer_pb2.AnalyzerStackConfigureRequest(
             stack=stack, project=project, organization="organization", dry_run=self.dry_run,
-            config=dict(config or {})))
+            config=dict(config or {}), config_secret_keys=list(secret_keys)))
 
     def configure(self, policy_config: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
         """Reconcile `policy_config` (the --policy-pack-config JSON) like the engine and send it."""
@@ -530,9 +533,14 @@ class PolicyPackProcess:
         response = self._call("AnalyzeStack", self.stub.AnalyzeStack, request)
         return _violations(response, default_urn)
 
-    def check(self, plan: Mapping[str, Any], policy_config: Mapping[str, Any] | None = None) -> PolicyReport:
-        """One preview's worth of policy calls on a plan: configure, Analyze each resource, AnalyzeStack."""
-        self.configure_stack(str(plan["stack"]), str(plan["project"]))
+    def check(self, plan: Mapping[str, Any], policy_config: Mapping[str, Any] | None = None,
+              stack_config: Mapping[str, str] | None = None, secret_keys: Iterable[str] = ()) -> PolicyReport:
+        """One preview's worth of policy calls on a plan: configure, Analyze each resource, AnalyzeStack.
+
+        `stack_config` / `secret_keys` are what the engine's ConfigureStack carries (the offline plan
+        has no decrypted config, so the CLI sends none).
+        """
+        self.configure_stack(str(plan["stack"]), str(plan["project"]), stack_config, secret_keys)
         self.configure(policy_config)
         resources = engine_resources(plan)
         violations = self.analyze(resources)
