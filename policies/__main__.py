@@ -29,6 +29,7 @@ PolicyPack(
     name="hastack-ha",
     enforcement_level=EnforcementLevel.MANDATORY,
     policies=[*SPOF, *WORKLOAD, *CAPACITY, *SECURITY, *DURABILITY, *DETECTION, *AVAILABILITY],
-    description="No single point of failure, encryption and exposure basics, and an availability budget "
-                "checked against the stack's SLO.",
+    description="No single point of failure, schedulable and hardened workloads, encryption, exposure and "
+                "durability basics, bounded detection and paging that reaches someone, and an availability "
+                "budget checked against the stack's SLO.",
 )
