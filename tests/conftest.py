@@ -65,3 +65,12 @@ def policy_pack() -> Iterator[PolicyPackProcess]:
 def prod_plan_json(prod_plan: Plan) -> dict[str, Any]:
     """The prod plan as the runner reads it (do not mutate: scenario helpers copy it)."""
     return prod_plan.to_json()
+
+
+@pytest.fixture(scope="module")
+def scenario_runner(request: pytest.FixtureRequest, policy_pack: PolicyPackProcess,
+                    prod_plan_json: dict[str, Any]) -> Any:
+    """The `ScenarioRunner` of the requesting test module's `SCENARIOS` table, on the prod plan."""
+    from tests.policy_helpers import ScenarioRunner, stack_config
+
+    return ScenarioRunner(policy_pack, prod_plan_json, request.module.SCENARIOS, stack_config("prod"))

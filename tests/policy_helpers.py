@@ -320,3 +320,9 @@ class ScenarioRunner:
         baseline = self.baseline()
         return [f"{v.policy} on {v.urn}: {v.message}" for v in report.violations
                 if v.urn not in allowed and (v.policy, v.urn, v.message) not in baseline]
+
+
+def assert_scenario(runner: ScenarioRunner, case: Scenario) -> None:
+    """The rule reports exactly the row's messages on its resource, and nothing new anywhere else."""
+    assert runner.messages(case.id) == list(case.expected)
+    assert runner.collateral(case.id) == []

@@ -11,8 +11,16 @@ from typing import Any
 
 import pytest
 
-from hastack.policy.runner import PolicyPackProcess
-from tests.policy_helpers import DELETE, Scenario, ScenarioRunner, adds, drops, scenario, sets, stack_config
+from tests.policy_helpers import (
+    DELETE,
+    Scenario,
+    ScenarioRunner,
+    adds,
+    assert_scenario,
+    drops,
+    scenario,
+    sets,
+)
 
 ROUTE53_ALARM = "primary-obs-route53-alb-us-east-1"
 FLOW_LOG = {"vpcId": "vpc-1043e2eca78aa0ef0", "trafficType": "ALL", "logDestinationType": "cloud-watch-logs",
@@ -144,20 +152,14 @@ SCENARIOS: list[Scenario] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def runner(policy_pack: PolicyPackProcess, prod_plan_json: dict[str, Any]) -> ScenarioRunner:
-    return ScenarioRunner(policy_pack, prod_plan_json, SCENARIOS, stack_config("prod"))
-
-
 @pytest.mark.parametrize("case", SCENARIOS, ids=[s.id for s in SCENARIOS])
-def test_detection_rule(runner: ScenarioRunner, case: Scenario) -> None:
-    assert runner.messages(case.id) == list(case.expected)
-    assert runner.collateral(case.id) == []
+def test_detection_rule(scenario_runner: ScenarioRunner, case: Scenario) -> None:
+    assert_scenario(scenario_runner, case)
 
 
-def test_an_unsubscribed_topic_flags_every_alarm_paging_through_it(runner: ScenarioRunner,
+def test_an_unsubscribed_topic_flags_every_alarm_paging_through_it(scenario_runner: ScenarioRunner,
                                                                   prod_plan_json: dict[str, Any]) -> None:
-    report, _ = runner.report("paging-topic-unsubscribed")
+    report, _ = scenario_runner.report("paging-topic-unsubscribed")
     flagged = {v.urn.rsplit("::", 1)[-1] for v in report.violations}
     paging = {r["name"] for r in prod_plan_json["resources"]
               if r["type"] in ("aws:cloudwatch/metricAlarm:MetricAlarm", "aws:cloudwatch/compositeAlarm:CompositeAlarm")

@@ -8,12 +8,9 @@ messages the rule reports on that resource; rows without messages must pass.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from hastack.policy.runner import PolicyPackProcess
-from tests.policy_helpers import DELETE, Scenario, ScenarioRunner, scenario, sets, stack_config
+from tests.policy_helpers import DELETE, Scenario, ScenarioRunner, assert_scenario, scenario, sets
 
 SCENARIOS: list[Scenario] = [
     # rds-final-snapshot
@@ -94,12 +91,6 @@ SCENARIOS: list[Scenario] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def runner(policy_pack: PolicyPackProcess, prod_plan_json: dict[str, Any]) -> ScenarioRunner:
-    return ScenarioRunner(policy_pack, prod_plan_json, SCENARIOS, stack_config("prod"))
-
-
 @pytest.mark.parametrize("case", SCENARIOS, ids=[s.id for s in SCENARIOS])
-def test_durability_rule(runner: ScenarioRunner, case: Scenario) -> None:
-    assert runner.messages(case.id) == list(case.expected)
-    assert runner.collateral(case.id) == []
+def test_durability_rule(scenario_runner: ScenarioRunner, case: Scenario) -> None:
+    assert_scenario(scenario_runner, case)

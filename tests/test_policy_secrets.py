@@ -16,16 +16,15 @@ from typing import Any
 
 import pytest
 
-from hastack.policy.runner import PolicyPackProcess
 from tests.policy_helpers import (
     Mutation,
     Scenario,
     ScenarioRunner,
+    assert_scenario,
     resource,
     scenario,
     set_prop,
     sets,
-    stack_config,
     touching,
 )
 
@@ -98,20 +97,14 @@ SCENARIOS: list[Scenario] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def runner(policy_pack: PolicyPackProcess, prod_plan_json: dict[str, Any]) -> ScenarioRunner:
-    return ScenarioRunner(policy_pack, prod_plan_json, SCENARIOS, stack_config("prod"))
-
-
 @pytest.mark.parametrize("case", SCENARIOS, ids=[s.id for s in SCENARIOS])
-def test_plaintext_secret_rule(runner: ScenarioRunner, case: Scenario) -> None:
-    assert runner.messages(case.id) == list(case.expected)
-    assert runner.collateral(case.id) == []
+def test_plaintext_secret_rule(scenario_runner: ScenarioRunner, case: Scenario) -> None:
+    assert_scenario(scenario_runner, case)
 
 
-def test_the_pack_sees_the_secret_markers_and_the_secret_config(runner: ScenarioRunner) -> None:
+def test_the_pack_sees_the_secret_markers_and_the_secret_config(scenario_runner: ScenarioRunner) -> None:
     """The same value is a leak or not depending only on what the engine marked secret."""
-    leak, _ = runner.report("generated-token-in-a-connection-url")
+    leak, _ = scenario_runner.report("generated-token-in-a-connection-url")
     assert [v.urn.rsplit("::", 1)[-1] for v in leak.violations] == [DR_E_DEP]
-    kept, _ = runner.report("generated-token-kept-secret")
+    kept, _ = scenario_runner.report("generated-token-kept-secret")
     assert kept.violations == []

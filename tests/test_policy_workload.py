@@ -9,12 +9,9 @@ messages are variants the rule must let through. Rows of resource rules share ch
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from hastack.policy.runner import PolicyPackProcess
-from tests.policy_helpers import DELETE, Scenario, ScenarioRunner, scenario, sets, stack_config
+from tests.policy_helpers import DELETE, Scenario, ScenarioRunner, assert_scenario, scenario, sets
 
 P_DEP = "primary-workload-predictor-deployment"
 E_DEP = "primary-workload-embedder-deployment"
@@ -181,12 +178,6 @@ SCENARIOS: list[Scenario] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def runner(policy_pack: PolicyPackProcess, prod_plan_json: dict[str, Any]) -> ScenarioRunner:
-    return ScenarioRunner(policy_pack, prod_plan_json, SCENARIOS, stack_config("prod"))
-
-
 @pytest.mark.parametrize("case", SCENARIOS, ids=[s.id for s in SCENARIOS])
-def test_workload_rule(runner: ScenarioRunner, case: Scenario) -> None:
-    assert runner.messages(case.id) == list(case.expected)
-    assert runner.collateral(case.id) == []
+def test_workload_rule(scenario_runner: ScenarioRunner, case: Scenario) -> None:
+    assert_scenario(scenario_runner, case)
