@@ -645,7 +645,7 @@ def fmea_rows(model: Model) -> list[dict[str, str]]:
                      "recovery": f"detection {human_duration(model.detection_seconds or 0.0)} + RTO budget "
                                  f"{model.rto_minutes:g} min: fence, promote replica, fail cache over, "
                                  "scale node groups, Route 53 SECONDARY",
-                     "availability": "-", "downtimePerYear": "in the tiers (x RTO/MTTR)",
+                     "availability": "-", "downtimePerYear": "in the tiers (x (detection + RTO) / MTTR)",
                      "source": "AWS DR whitepaper: pilot light recovers in tens of minutes"})
     for f in model.failovers:
         rows.append({"component": f.name, "failure": "failover in progress", "impact": f"{f.share:.0%} of requests",
