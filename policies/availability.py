@@ -421,11 +421,11 @@ def _regional_detection(graph: Graph, polling: float) -> tuple[float | None, str
 def _dns_tier(graph: Graph, timings: dict[str, Figure], model: Model) -> Tier:
     records = [r for r in graph.of_type(R53_RECORD) if failover_type(r)]
     names = sorted({str(r.props.get("name")) for r in records}) or ["(no failover record)"]
-    fastest = timings["route53Detection"]
-    detection = (f"Route 53 detection {model.detection} = {model.detection_seconds:g} s"
-                 if model.detection_seconds is not None else
+    documented = timings["route53Detection"]
+    detection = (f"Route 53 detection {model.detection} = {model.detection_seconds:g} s (how AWS documents it: "
+                 f"{documented.source})" if model.detection_seconds is not None else
                  f"no health check of the plan detects it (the fastest Route 53 can: "
-                 f"{human_duration(fastest.value)}, {fastest.source})")
+                 f"{human_duration(documented.value)}, {documented.source})")
     return Tier("DNS", f"Route 53 failover records {', '.join(names)}", 1, 1, UNIT_AVAILABILITY["route53"],
                 UNIT_AVAILABILITY["route53"].value, 0.0, regional=False,
                 failure="Route 53 answers stale or no records",
