@@ -409,7 +409,7 @@ def _regional_detection(graph: Graph, polling: float) -> tuple[float | None, str
     for record, check in primary_record_checks(graph):
         if check is None:
             continue
-        found = health_check_detection(graph, check, polling)
+        found = health_check_detection(graph, check, polling, automatic=True)
         if found.seconds is None:
             missing.append(f"the health check of PRIMARY record {record.props.get('name')} detects no failure on "
                            f"its own ({found.how})")

@@ -3,8 +3,9 @@
 * each Route 53 health check detects a failure within a bound (endpoint checks: request interval x
   failure threshold; alarm-driven CLOUDWATCH_METRIC checks: the alarm's period x evaluation periods
   plus Route 53's polling of the alarm state; CALCULATED checks: as fast as enough of their children
-  turn unhealthy). The detection of the check guarding each PRIMARY failover record also enters the
-  availability budget (availability.py): a regional outage costs detection + RTO;
+  turn unhealthy). The check guarding each PRIMARY failover record must detect a failure by itself —
+  an alarm on custom metrics (a switch the DR command flips) does not — and that automatic detection
+  enters the availability budget (availability.py): a regional outage costs detection + RTO;
 * every paging alarm notifies someone: actions enabled, and each SNS topic it notifies (when the
   topic is part of the stack) has a subscription. Alarms with actions disabled are allowed only as
   inputs of something that pages: a composite alarm's rule (the burn-rate windows) or a Route 53
@@ -163,8 +164,24 @@ def find_alarm(graph: Graph, name: str, region: str | None) -> Node | None:
     return None
 
 
-def health_check_detection(graph: Graph, check: Node, polling: float,
+def _alarm_namespaces(alarm: Node) -> set[str]:
+    spaces = {str(alarm.props.get("namespace"))} if alarm.props.get("namespace") else set()
+    spaces |= {str(get(q, "metric", "namespace")) for q in as_list(alarm.props.get("metricQueries"))
+               if isinstance(q, dict) and get(q, "metric", "namespace")}
+    return spaces
+
+
+def is_switch_alarm(alarm: Node) -> bool:
+    """An alarm on custom metrics only: a switch flipped by whoever publishes them (e.g. the DR command),
+    not a detector of an AWS failure (AWS services publish under `AWS/...`)."""
+    spaces = _alarm_namespaces(alarm)
+    return bool(spaces) and not any(s.startswith("AWS/") for s in spaces)
+
+
+def health_check_detection(graph: Graph, check: Node, polling: float, automatic: bool = False,
                            _seen: frozenset[str] = frozenset()) -> Detection:
+    """How long `check` takes to turn unhealthy. With `automatic`, only what fails by itself counts:
+    an alarm-driven check on a switch alarm (`is_switch_alarm`) then detects nothing."""
     kind = str(check.props.get("type") or "")
     if truthy(check.props.get("disabled")):
         return Detection(None, "disabled (Route 53 counts it healthy)", "switch")
@@ -180,6 +197,9 @@ def health_check_detection(graph: Graph, check: Node, polling: float,
         if alarm is None:
             return Detection(None, f"alarm '{name}' ({region or 'unknown region'}) is not part of this stack",
                              "unknown")
+        if automatic and is_switch_alarm(alarm):
+            return Detection(None, f"alarm '{name}' is a switch on custom metrics "
+                                   f"({', '.join(sorted(_alarm_namespaces(alarm)))})", "switch")
         period = _alarm_period(alarm)
         periods = as_int(alarm.props.get("evaluationPeriods"), 1) or 1
         return Detection(float(period * periods) + polling,
@@ -198,7 +218,7 @@ def health_check_detection(graph: Graph, check: Node, polling: float,
             if child is None or child.urn in _seen:
                 times.append((math.inf, cid))
                 continue
-            found = health_check_detection(graph, child, polling, _seen | {check.urn})
+            found = health_check_detection(graph, child, polling, automatic, _seen | {check.urn})
             times.append((found.seconds if found.seconds is not None else math.inf, f"{child.name}: {found.how}"))
         times.sort()
         if failures_needed <= 0 or failures_needed > len(times) or math.isinf(times[failures_needed - 1][0]):
@@ -243,7 +263,7 @@ def check_health_check_detection(graph: Graph, cfg: dict[str, Any]) -> Iterator[
     for record, check in primary_record_checks(graph):
         if check is None:
             continue  # dns-failover-pair reports a PRIMARY record without its check
-        found = health_check_detection(graph, check, polling)
+        found = health_check_detection(graph, check, polling, automatic=True)
         if found.seconds is None and found.kind != "unknown":
             yield (f"{display(check)} guards the PRIMARY record '{record.props.get('name')}' but detects no failure "
                    f"on its own ({found.how}): Route 53 never fails over unless someone flips it. Give it a "

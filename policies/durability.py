@@ -9,7 +9,8 @@ region's copy promoted and the old one deleted:
   failover's stall;
 * ElastiCache: automatic snapshots kept for some days and a final snapshot; the Global Datastore
   fails its members over automatically inside their region;
-* DynamoDB (the DR command's lock table): point-in-time recovery, deletion protection, KMS encryption;
+* DynamoDB (the DR command's coordination table: lease, lock, journals): point-in-time recovery and
+  deletion protection on the table and every replica, KMS encryption;
 * KMS keys: yearly rotation.
 
 Read replicas are exempt from the snapshot and backup settings: AWS takes neither from a replica
@@ -30,6 +31,7 @@ from _util import (
     RDS_INSTANCE,
     Resource,
     as_int,
+    as_list,
     display,
     get,
     resource_rule,
@@ -99,6 +101,16 @@ def check_dynamodb_durability(r: Resource, cfg: dict[str, Any]) -> Iterator[str]
     if not truthy(get(r.props, "deletionProtectionEnabled")):
         yield (f"{display(r)} has deletionProtectionEnabled={get(r.props, 'deletionProtectionEnabled')!r}: one "
                "mistaken `pulumi destroy` deletes it. Set deletionProtectionEnabled=True.")
+    for i, replica in enumerate(as_list(get(r.props, "replicas"))):
+        if not isinstance(replica, dict):
+            continue
+        where = f"replicas[{i}] ({replica.get('regionName')})"
+        if not truthy(replica.get("pointInTimeRecovery")):
+            yield (f"{display(r)} has no point-in-time recovery on {where}: after a failover to that region its "
+                   "writes can't be rolled back. Set pointInTimeRecovery=True on every replica.")
+        if replica.get("deletionProtectionEnabled") is not None and not truthy(replica["deletionProtectionEnabled"]):
+            yield (f"{display(r)} has deletionProtectionEnabled=False on {where}: the replica can be deleted on its "
+                   "own. Set deletionProtectionEnabled=True on every replica.")
     if not truthy(get(r.props, "serverSideEncryption", "enabled")):
         yield (f"{display(r)} is encrypted with an AWS-owned key only (serverSideEncryption.enabled is not True): "
                "nobody can audit or revoke access to its data. Set serverSideEncryption={enabled: True} (and "
@@ -143,9 +155,10 @@ POLICIES = [
         [CACHE_GLOBAL], check_global_datastore_failover, severity=Severity.HIGH),
     resource_rule(
         "dynamodb-table-durability",
-        "DynamoDB tables (the DR lock) have point-in-time recovery, deletion protection and KMS encryption.",
-        "Set pointInTimeRecovery={enabled: True}, deletionProtectionEnabled=True and serverSideEncryption="
-        "{enabled: True}.",
+        "DynamoDB tables (the DR coordination table) have point-in-time recovery and deletion protection, on every "
+        "replica too, and KMS encryption.",
+        "Set pointInTimeRecovery={enabled: True}, deletionProtectionEnabled=True, pointInTimeRecovery=True and "
+        "deletionProtectionEnabled=True on every replica, and serverSideEncryption={enabled: True}.",
         [DYNAMODB_TABLE], check_dynamodb_durability, severity=Severity.HIGH),
     resource_rule(
         "kms-key-rotation",

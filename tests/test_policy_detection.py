@@ -62,7 +62,7 @@ SCENARIOS: list[Scenario] = [
     scenario("gate-needs-one-healthy-child", "health-check-detection",
              sets("dns-primary-gate", "childHealthThreshold", 1), on="dns-primary-gate",
              expect=["HealthCheck 'dns-primary-gate' guards the PRIMARY record 'api.example.com' but detects no "
-              "failure on its own (it turns unhealthy once 2 of its 2 children fail, and 1 of them detect a "
+              "failure on its own (it turns unhealthy once 3 of its 3 children fail, and 1 of them detect a "
               "failure on their own): Route 53 never fails over unless someone flips it. Give it a child "
               "endpoint or alarm check that detects the primary's failure."]),
     scenario("alarm-check-too-slow", "health-check-detection",
@@ -91,7 +91,7 @@ SCENARIOS: list[Scenario] = [
               " h of downtime per year against 4.4 h allowed. Weakest tier: EKS control plane "
               "(primary-cluster-eks) at 99.9500%: EKS multi-AZ control plane; DR cluster. No DR credit: the "
               "health check of PRIMARY record api.example.com detects no failure on its own (it turns unhealthy"
-              " once 2 of its 2 children fail, and 1 of them detect a failure on their own)."]),
+              " once 3 of its 3 children fail, and 1 of them detect a failure on their own)."]),
     # paging-alarms-notify
     scenario("paging-alarm-silenced", "paging-alarms-notify", sets(ROUTE53_ALARM, "actionsEnabled", False),
              on=ROUTE53_ALARM,

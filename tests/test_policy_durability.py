@@ -64,21 +64,27 @@ SCENARIOS: list[Scenario] = [
              sets("cache-global", "automaticFailoverEnabled", DELETE), on="cache-global"),
     # dynamodb-table-durability
     scenario("lock-table-no-pitr", "dynamodb-table-durability",
-             sets("dr-lock-table", "pointInTimeRecovery.enabled", False), on="dr-lock-table",
-             expect=["Table 'dr-lock-table' has no point-in-time recovery: a bad write (or a wrong delete) can't be "
-              "rolled back. Set pointInTimeRecovery={enabled: True}."]),
+             sets("coordination-table", "pointInTimeRecovery.enabled", False), on="coordination-table",
+             expect=["Table 'coordination-table' has no point-in-time recovery: a bad write (or a wrong delete) can't "
+              "be rolled back. Set pointInTimeRecovery={enabled: True}."]),
     scenario("lock-table-unprotected", "dynamodb-table-durability",
-             sets("dr-lock-table", "deletionProtectionEnabled", False), on="dr-lock-table",
-             expect=["Table 'dr-lock-table' has deletionProtectionEnabled=False: one mistaken `pulumi destroy` deletes"
-              " it. Set deletionProtectionEnabled=True."]),
+             sets("coordination-table", "deletionProtectionEnabled", False), on="coordination-table",
+             expect=["Table 'coordination-table' has deletionProtectionEnabled=False: one mistaken `pulumi destroy` "
+              "deletes it. Set deletionProtectionEnabled=True."]),
     scenario("lock-table-aws-owned-key", "dynamodb-table-durability",
-             sets("dr-lock-table", "serverSideEncryption", DELETE), on="dr-lock-table",
-             expect=["Table 'dr-lock-table' is encrypted with an AWS-owned key only (serverSideEncryption.enabled is "
-              "not True): nobody can audit or revoke access to its data. Set serverSideEncryption={enabled: "
-              "True} (and kmsKeyArn for a customer key)."]),
+             sets("coordination-table", "serverSideEncryption", DELETE), on="coordination-table",
+             expect=["Table 'coordination-table' is encrypted with an AWS-owned key only (serverSideEncryption."
+                     "enabled is not True): nobody can audit or revoke access to its data. Set "
+                     "serverSideEncryption={enabled: True} (and kmsKeyArn for a customer key)."]),
+    scenario("replica-without-pitr", "dynamodb-table-durability",
+             sets("coordination-table", "replicas.0.pointInTimeRecovery", False), on="coordination-table",
+             expect=["Table 'coordination-table' has no point-in-time recovery on replicas[0] (us-east-1): after a "
+              "failover to that region its writes can't be rolled back. Set pointInTimeRecovery=True on every "
+              "replica."]),
     scenario("lock-table-customer-key", "dynamodb-table-durability",
-             sets("dr-lock-table", "serverSideEncryption",
-                  {"enabled": True, "kmsKeyArn": "arn:aws:kms:us-west-2:123456789012:key/lock"}), on="dr-lock-table"),
+             sets("coordination-table", "serverSideEncryption",
+                  {"enabled": True, "kmsKeyArn": "arn:aws:kms:us-west-2:123456789012:key/lock"}),
+             on="coordination-table"),
     # kms-key-rotation
     scenario("key-rotation-off", "kms-key-rotation", sets("db-primary-kms", "enableKeyRotation", False),
              on="db-primary-kms",
