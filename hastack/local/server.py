@@ -166,8 +166,8 @@ class WorldClient:
             return {}
 
     def world(self) -> dict[str, Any]:
-        """The world's state: downRegions, outageMode, route53Api(Dark), throttles, heldConnections,
-        resolver, lastCall, ..."""
+        """The world's state: downRegions, partitionedRegions, outageMode, route53Api(Dark), throttles,
+        heldConnections, globalTables, resolver, lastCall, ..."""
         return self._request(CONTROL_PATH)
 
     def set_world(self, **change: Any) -> dict[str, Any]:
@@ -178,10 +178,17 @@ class WorldClient:
         """Darken `regions` (`refuse`: connections close unanswered; `hang`: held unanswered)."""
         return self.set_world(downRegions=list(regions), outageMode=mode)
 
+    def partition(self, regions: list[str]) -> dict[str, Any]:
+        """Cut `regions` off from every other region while their endpoints keep answering: an MRSC
+        replica there loses its quorum (writes and strongly consistent reads fail), the rest answer."""
+        return self.set_world(partitionedRegions=list(regions))
+
     def heal(self) -> dict[str, Any]:
-        """End the outage, throttles and red checks; default modes (resources and the call log stay)."""
-        return self.set_world(downRegions=[], outageMode="refuse", route53Api="auto", redHealthChecks=[],
-                              throttles=[], globalDatastorePlannedFailover="refuseWhilePrimaryDark")
+        """End the outage, partitions, throttles and red checks; default modes (resources, global
+        tables' membership and the call log stay)."""
+        return self.set_world(downRegions=[], partitionedRegions=[], outageMode="refuse", route53Api="auto",
+                              redHealthChecks=[], throttles=[],
+                              globalDatastorePlannedFailover="refuseWhilePrimaryDark")
 
     def throttle(self, service: str, seconds: float, region: str | None = None, operations: list[str] | None = None,
                  status: int = 400, code: str | None = None) -> dict[str, Any]:
@@ -192,7 +199,7 @@ class WorldClient:
 
     def calls(self, since: int = 0, service: str | None = None) -> list[dict[str, Any]]:
         """The call log after sequence number `since` (each: seq, time, epoch, service, region,
-        operation, outcome answered|refused|hung|throttled, status, via server|in-process|dns)."""
+        operation, outcome answered|refused|hung|throttled|no-quorum, status, via server|in-process|dns)."""
         query = f"?since={int(since)}" + (f"&service={urllib.parse.quote(service)}" if service else "")
         return list(self._request(f"{CONTROL_PATH}/calls{query}")["calls"])
 
@@ -207,6 +214,11 @@ class WorldClient:
         """What the world's resolver answers for `name`: {rcode, records: [{name, type, ttl, value}], why}."""
         query = urllib.parse.urlencode({"name": name, "type": rtype})
         return self._request(f"{CONTROL_PATH}/dns?{query}")
+
+    def global_tables(self) -> list[dict[str, Any]]:
+        """DynamoDB global tables: [{tableName, consistency STRONG|EVENTUAL, replicas, witness,
+        quorum {replica region: reaches a majority (None for EVENTUAL)}, isolatedReplicas}]."""
+        return list(self._request(f"{CONTROL_PATH}/globalTables")["globalTables"])
 
     def resolver(self) -> tuple[str, int]:
         """(host, port) of the world's DNS resolver (UDP, 127.0.0.1)."""

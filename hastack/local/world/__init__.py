@@ -1,9 +1,11 @@
 """The local world: one fake AWS (moto plus what moto lacks) for `local up`, drills and the DR tests.
 
 Owns: the world's state (`state.WORLD`: outages and their modes, Route 53's API, throttles, red
-health checks, held connections, Global Datastores, the call log `calls`), moto's missing
-behaviour patched into moto itself (`extensions`: Global Datastore, node groups, RDS replicas,
-managed policies, alarm health checks, alarms evaluated from data by `alarms`), Route 53's data
+health checks, held connections, partitions, Global Datastores, DynamoDB global tables, the call
+log `calls`), moto's missing behaviour patched into moto itself (`extensions`: Global Datastore,
+node groups, RDS replicas, managed policies, alarm health checks, alarms evaluated from data by
+`alarms`, DynamoDB global tables with multi-Region strong consistency and their quorum by
+`global_tables`), Route 53's data
 plane (`route53`: check health and DNS answers; `resolver`: the loopback UDP name server), the
 verdict on each request in-process (`inprocess`, for `mock_aws`) and in a server (`wsgi`, the layer
 in front of moto's WSGI app with the control endpoint `/_hastack/world`), AWS error answers the

@@ -1,4 +1,4 @@
-"""AWS error answers the world gives itself (throttling bursts), shaped per API protocol.
+"""AWS error answers the world gives itself (throttling bursts, a lost MRSC quorum), shaped per API protocol.
 
 botocore reads an error from the body its protocol expects, so a throttle must look like the
 service's own: query/rest-xml `ErrorResponse`, EC2's `Response/Errors`, JSON `__type`, REST-JSON's

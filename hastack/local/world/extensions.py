@@ -16,6 +16,10 @@ and in a server (`hastack.local.server`), and every other API sees one consisten
   computes (`route53`), not moto's constant "Success".
 - **CloudWatch alarms follow their metric data** (`alarms`): evaluated on `PutMetricData`, on
   `DescribeAlarms`, and when a health check reads them; a new alarm starts INSUFFICIENT_DATA.
+- **DynamoDB global tables** (`UpdateTable` with `ReplicaUpdates`, `GlobalTableWitnessUpdates`,
+  `MultiRegionConsistency`): one table in every replica region, MRSC membership validated as AWS
+  does, `DescribeTable` showing replicas, witness and mode, no transactions or TTL on MRSC tables
+  (`global_tables`; the quorum itself is the world's verdict on each request).
 - Speed only: moto's EKS builds a new boto3 session (re-reading endpoints.json) per role check.
 
 `install()` is idempotent and process-wide, like moto's backends.
@@ -30,6 +34,7 @@ from typing import Any
 from hastack.local.world import alarms
 from hastack.local.world.accounts import ACCOUNT_ID
 from hastack.local.world.global_datastore import GlobalDatastoreError
+from hastack.local.world.global_tables import STRONG, GlobalTableError, transaction_tables
 from hastack.local.world.nodegroups import resize_nodegroup_asgs
 from hastack.local.world.preexisting import ensure_aws_managed_policy
 from hastack.local.world.route53 import Route53View
@@ -50,6 +55,7 @@ def install() -> None:
         _iam()
         _route53()
         _cloudwatch()
+        _dynamodb()
         _INSTALLED.append(True)
 
 
@@ -321,3 +327,63 @@ def _cloudwatch() -> None:
     CloudWatchBackend.set_alarm_state = set_alarm_state  # type: ignore[method-assign]
     CloudWatchBackend.put_metric_alarm = put_metric_alarm  # type: ignore[method-assign]
     CloudWatchResponse.describe_alarms = describe_alarms  # type: ignore[method-assign]
+
+
+# --- DynamoDB: global tables (replicas, witness, multi-Region strong consistency) -----------------
+
+
+def _dynamodb() -> None:
+    from moto.dynamodb.exceptions import MockValidationException
+    from moto.dynamodb.responses import DynamoHandler
+
+    tables = WORLD.global_tables
+    original_update = DynamoHandler.update_table
+    original_describe = DynamoHandler.describe_table
+
+    def refuse(exc: GlobalTableError) -> MockValidationException:
+        return MockValidationException(exc.message)
+
+    def update_table(self: Any) -> Any:
+        name = self.body["TableName"]
+        global_part = {k: self.body.get(k) for k in ("ReplicaUpdates", "GlobalTableWitnessUpdates",
+                                                     "MultiRegionConsistency")}
+        apply = None
+        if any(v is not None for v in global_part.values()):
+            self.dynamodb_backend.get_table(name)  # ResourceNotFoundException as DynamoDB answers it
+            try:
+                apply = tables.update(self.region, name, global_part["ReplicaUpdates"],
+                                      global_part["GlobalTableWitnessUpdates"], global_part["MultiRegionConsistency"])
+            except GlobalTableError as exc:
+                raise refuse(exc) from exc
+        result = original_update(self)
+        if apply is not None:
+            apply()
+        tables.describe(self.region, name, result.result["TableDescription"])
+        return result
+
+    def describe_table(self: Any) -> Any:
+        result = original_describe(self)
+        tables.describe(self.region, self.body["TableName"], result.result["Table"])
+        return result
+
+    def refusing_on_mrsc(operation: str, what: str) -> None:
+        original = getattr(DynamoHandler, operation)
+        api = "".join(part.title() for part in operation.split("_"))
+
+        def handler(self: Any) -> Any:
+            names = (transaction_tables(api, self.body) if api != "UpdateTimeToLive"
+                     else [self.body.get("TableName", "")])
+            for name in names:
+                table = tables.find(self.region, name)
+                if table is not None and table.consistency == STRONG:
+                    raise MockValidationException(f"{api}: {what} are not supported for the multi-Region strongly "
+                                                  f"consistent global table {table.name}")
+            return original(self)
+
+        setattr(DynamoHandler, operation, handler)
+
+    DynamoHandler.update_table = update_table  # type: ignore[method-assign]
+    DynamoHandler.describe_table = describe_table  # type: ignore[method-assign]
+    for operation in ("transact_write_items", "transact_get_items", "execute_transaction"):
+        refusing_on_mrsc(operation, "transactions")
+    refusing_on_mrsc("update_time_to_live", "Time to Live settings")

@@ -6,7 +6,7 @@ the server's WSGI layer does: a request for a dark region in `refuse` mode raise
 `EndpointConnectionError`; in `hang` mode it is held for the world's `hangTimeoutSeconds` (the
 client's own read timeout cannot apply in-process) and then raises botocore's `ReadTimeoutError`
 (`ConnectionClosedError` if the outage ended first); a throttled one gets the service's throttling
-error answer.
+error answer, a DynamoDB call without its MRSC quorum `InternalServerError`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from hastack.local.world.calls import client_name
 from hastack.local.world.errors import error_answer
-from hastack.local.world.state import ANSWER, HANG, REFUSE, THROTTLE, WORLD, signing_scope
+from hastack.local.world.state import ANSWER, HANG, REFUSE, WORLD, signing_scope
 
 _INSTALLED: list[bool] = []
 _LOCK = threading.Lock()
@@ -52,7 +52,7 @@ def install() -> None:
                 return original(self, event_name, request, **kwargs)
             region, service = scope[0], _service(scope[1], request)
             operation = event_name.rsplit(".", 1)[-1]
-            verdict = WORLD.verdict(service, region, operation)
+            verdict = WORLD.verdict(service, region, operation, request.body)
             if verdict.outcome == REFUSE:
                 WORLD.calls.record(service, region, operation, REFUSE, None, "in-process")
                 raise EndpointConnectionError(endpoint_url=request.url)
@@ -61,9 +61,9 @@ def install() -> None:
                 if WORLD.hold(service, region, limit=WORLD.hang_timeout_seconds):
                     raise ConnectionClosedError(endpoint_url=request.url)
                 raise ReadTimeoutError(endpoint_url=request.url)
-            if verdict.outcome == THROTTLE and verdict.throttle is not None:
-                status, headers, body = error_answer(service, verdict.throttle.status, verdict.throttle.code)
-                WORLD.calls.record(service, region, operation, THROTTLE, status, "in-process")
+            if verdict.error is not None:  # a throttle, or a lost quorum
+                status, headers, body = error_answer(service, *verdict.error)
+                WORLD.calls.record(service, region, operation, verdict.outcome, status, "in-process")
                 return AWSResponse(request.url, status, headers, MockRawResponse(body))
             response = original(self, event_name, request, **kwargs)
             WORLD.calls.record(service, region, operation, ANSWER,

@@ -15,7 +15,14 @@ The hostile parts of a regional outage:
 - **throttling bursts**: for a window, matching calls are answered with a throttling error
   (`ThrottlingException`/`Throttling`/`RequestLimitExceeded` with HTTP 400, or 503);
 - **the Global Datastore refuses the planned failover** while its primary member's region is dark
-  (`globalDatastorePlannedFailover` "refuseWhilePrimaryDark", the default; "allow" lifts it).
+  (`globalDatastorePlannedFailover` "refuseWhilePrimaryDark", the default; "allow" lifts it);
+- **partitions**: a region in `partitionedRegions` answers its own endpoints (the operator reaches
+  it) but reaches no other region; today that is felt by DynamoDB global tables with multi-Region
+  strong consistency (`global_tables`): a replica that reaches no majority of its table's members
+  (replicas and witness; dark or partitioned members count as lost) fails writes and strongly
+  consistent reads with `InternalServerError` (HTTP 500, outcome `no-quorum` in the call log) and
+  serves eventually consistent reads from what it had when it was cut off. A witness region (not
+  one of the stack's regions) can be darkened or partitioned like any other.
 """
 
 from __future__ import annotations
@@ -30,13 +37,14 @@ from typing import Any
 
 from hastack.local.world.calls import CallLog
 from hastack.local.world.global_datastore import GlobalDatastores
+from hastack.local.world.global_tables import NO_QUORUM_CODE, NO_QUORUM_STATUS, GlobalTables
 
 #: Services AWS runs from one global endpoint: a regional outage does not take them away
 #: (Route 53's API is the exception the world models: its control plane lives in us-east-1).
 GLOBAL_SERVICES = frozenset({"route53", "iam", "sts", "cloudfront", "organizations"})
 ROUTE53_HOME = "us-east-1"
 
-ANSWER, REFUSE, HANG, THROTTLE = "answered", "refused", "hung", "throttled"
+ANSWER, REFUSE, HANG, THROTTLE, NO_QUORUM = "answered", "refused", "hung", "throttled", "no-quorum"
 OUTAGE_MODES = ("refuse", "hang")
 ROUTE53_API_MODES = ("auto", "up", "down")
 GD_FAILOVER_MODES = ("refuseWhilePrimaryDark", "allow")
@@ -80,10 +88,13 @@ class Throttle:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What the world does with one request: answer it, refuse it, hold it, or throttle it."""
+    """What the world does with one request: answer it, refuse it, hold it, throttle it, or fail it
+    for want of a quorum (`error`: the (status, code, message) the world answers for a throttle or
+    a lost quorum)."""
 
     outcome: str
     throttle: Throttle | None = None
+    error: tuple[int, str | None, str] | None = None
 
 
 @dataclass(eq=False)
@@ -91,6 +102,7 @@ class World:
     """The world's state (thread-safe; one per process)."""
 
     down_regions: set[str] = field(default_factory=set)
+    partitioned_regions: set[str] = field(default_factory=set)
     outage_mode: str = "refuse"
     outage_since: float | None = None
     route53_api: str = "auto"
@@ -104,6 +116,7 @@ class World:
 
     def __post_init__(self) -> None:
         self.datastores = GlobalDatastores(self._primary_dark_refuses_failover)
+        self.global_tables = GlobalTables(self.link, self.lock)
         self._changed = threading.Condition(self.lock)
         self._generation = 0
         self._held = 0
@@ -114,6 +127,19 @@ class World:
     def region_is_dark(self, region: str) -> bool:
         with self.lock:
             return region in self.down_regions
+
+    def link(self, source: str, target: str) -> tuple[bool, str]:
+        """Whether region `source` reaches region `target` (and why not): a region reaches itself;
+        a dark or partitioned region reaches no other, and no other reaches it."""
+        with self.lock:
+            if source == target:
+                return True, ""
+            for region in (target, source):
+                if region in self.down_regions:
+                    return False, f"{region} is dark"
+                if region in self.partitioned_regions:
+                    return False, f"{region} is partitioned"
+            return True, ""
 
     def route53_api_dark(self) -> bool:
         with self.lock:
@@ -134,15 +160,23 @@ class World:
             return self.route53_api_dark()
         return service not in GLOBAL_SERVICES and region in self.down_regions
 
-    def verdict(self, service: str, region: str | None, operation: str = "") -> Verdict:
-        """What happens to one request for `service` (a boto3 client name) signed for `region`."""
+    def verdict(self, service: str, region: str | None, operation: str = "", body: bytes | str | None = None
+                ) -> Verdict:
+        """What happens to one request for `service` (a boto3 client name) signed for `region`
+        (`body`: the request's body, read for DynamoDB's quorum)."""
         with self.lock:
             if self._dark_for(service, region):
                 return Verdict(HANG if self.outage_mode == "hang" else REFUSE)
             now = time.time()
             self.throttles = [t for t in self.throttles if t.until > now]
             throttle = next((t for t in self.throttles if t.matches(service, region, operation, now)), None)
-            return Verdict(THROTTLE, throttle) if throttle is not None else Verdict(ANSWER)
+            if throttle is not None:
+                return Verdict(THROTTLE, throttle, (throttle.status, throttle.code, "Rate exceeded"))
+            if service == "dynamodb" and region:
+                lost = self.global_tables.no_quorum(region, operation, body)
+                if lost is not None:
+                    return Verdict(NO_QUORUM, error=(NO_QUORUM_STATUS, NO_QUORUM_CODE, lost))
+            return Verdict(ANSWER)
 
     def to_json(self) -> dict[str, Any]:
         with self.lock:
@@ -150,13 +184,14 @@ class World:
             since = (datetime.fromtimestamp(self.outage_since, UTC).isoformat(timespec="milliseconds")
                      if self.outage_since is not None else None)
             return {
-                "downRegions": sorted(self.down_regions), "outageMode": self.outage_mode, "outageSince": since,
+                "downRegions": sorted(self.down_regions), "partitionedRegions": sorted(self.partitioned_regions),
+                "outageMode": self.outage_mode, "outageSince": since,
                 "route53Api": self.route53_api, "route53ApiDark": self.route53_api_dark(),
                 "redHealthChecks": sorted(self.red_health_checks),
                 "throttles": [t.to_json(now) for t in self.throttles if t.until > now],
                 "hangTimeoutSeconds": self.hang_timeout_seconds, "maxHoldSeconds": self.max_hold_seconds,
                 "heldConnections": self._held, "globalDatastorePlannedFailover": self.gd_planned_failover,
-                "lastCall": self.calls.last_seq(),
+                "globalTables": self.global_tables.to_json(), "lastCall": self.calls.last_seq(),
             }
 
     # --- changing -----------------------------------------------------------------------------
@@ -173,6 +208,7 @@ class World:
                     self.outage_since = None
                 self.down_regions = regions
             for key, attr in (("outageMode", "outage_mode"), ("route53Api", "route53_api"),
+                              ("partitionedRegions", "partitioned_regions"),
                               ("redHealthChecks", "red_health_checks"), ("hangTimeoutSeconds", "hang_timeout_seconds"),
                               ("maxHoldSeconds", "max_hold_seconds"),
                               ("globalDatastorePlannedFailover", "gd_planned_failover")):
@@ -186,14 +222,17 @@ class World:
                 self.calls.clear()
             if parsed.get("resetEmulation"):
                 self.datastores.reset()
+                self.global_tables.forget_stale()  # membership lives as long as moto's tables
+            self.global_tables.refresh()  # replicas that lost (or regained) their quorum
             self._changed.notify_all()
         for listener in list(self._listeners):
             listener(self)
 
     def heal(self) -> None:
-        """No outage, no red check, no throttle, default modes, no emulated state (moto's reset is separate)."""
-        self.update({"downRegions": [], "outageMode": "refuse", "route53Api": "auto", "redHealthChecks": [],
-                     "throttles": [], "hangTimeoutSeconds": DEFAULT_HANG_TIMEOUT_SECONDS,
+        """No outage or partition, no red check, no throttle, default modes, no emulated state (moto's
+        reset is separate; global tables' membership stays with moto's tables)."""
+        self.update({"downRegions": [], "partitionedRegions": [], "outageMode": "refuse", "route53Api": "auto",
+                     "redHealthChecks": [], "throttles": [], "hangTimeoutSeconds": DEFAULT_HANG_TIMEOUT_SECONDS,
                      "maxHoldSeconds": DEFAULT_MAX_HOLD_SECONDS,
                      "globalDatastorePlannedFailover": "refuseWhilePrimaryDark", "resetEmulation": True})
 
@@ -271,7 +310,7 @@ def _parse_change(change: Any) -> dict[str, Any]:
             out[key] = float(value)
 
     parsers: dict[str, Callable[[str], None]] = {
-        "downRegions": strings, "redHealthChecks": strings,
+        "downRegions": strings, "partitionedRegions": strings, "redHealthChecks": strings,
         "outageMode": lambda k: choice(k, OUTAGE_MODES), "route53Api": lambda k: choice(k, ROUTE53_API_MODES),
         "globalDatastorePlannedFailover": lambda k: choice(k, GD_FAILOVER_MODES),
         "hangTimeoutSeconds": seconds, "maxHoldSeconds": seconds,

@@ -5,19 +5,21 @@ Why a layer and not plain `moto_server`: an outage is about connections, which m
 For a request signed for a dark region (the SigV4 credential scope names region and service) the
 layer closes the connection unanswered (`refuse`) or accepts it and holds it, unanswered, until
 the outage ends or the server stops (`hang`), then closes it; a throttled call gets the service's
-throttling error. Every signed request is logged (`calls`). Everything else AWS does that moto
+throttling error, and a DynamoDB call that needs a quorum its MRSC replica lacks gets
+`InternalServerError` (`global_tables`). Every signed request is logged (`calls`). Everything else AWS does that moto
 lacks is patched into moto itself (`extensions`), so it holds in-process too.
 
 The control endpoint (JSON; GET reads, POST changes):
 
 | path | what |
 |---|---|
-| `GET /_hastack/world` | the world's state (outage, modes, throttles, held connections, resolver, last call) |
+| `GET /_hastack/world` | the world's state (outage, partitions, modes, throttles, held connections, global tables) |
 | `POST /_hastack/world` | change it (keys in `state._parse_change`; a bad key or value: 400, nothing changed) |
 | `GET /_hastack/world/calls?since=N&service=S` | the call log after sequence number N |
 | `GET /_hastack/world/health` | every Route 53 health check's computed health, with the reason |
 | `GET /_hastack/world/dns?name=N&type=A` | what the world's resolver answers for N |
 | `GET /_hastack/world/globalDatastores` | the emulated Global Datastores and their members |
+| `GET /_hastack/world/globalTables` | DynamoDB global tables: replicas, witness, mode, each replica's quorum |
 """
 
 from __future__ import annotations
@@ -35,10 +37,11 @@ from hastack.local.world.calls import client_name, operation_of
 from hastack.local.world.errors import error_answer
 from hastack.local.world.preexisting import ensure_certificates, warm_backends
 from hastack.local.world.route53 import Route53View
-from hastack.local.world.state import ANSWER, HANG, REFUSE, THROTTLE, WORLD, World, WorldChangeError, signing_scope
+from hastack.local.world.state import ANSWER, HANG, REFUSE, WORLD, World, WorldChangeError, signing_scope
 
 CONTROL_PATH = "/_hastack/world"
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests", 503: "Service Unavailable"}
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error",
+            503: "Service Unavailable"}
 
 
 class WorldControl:
@@ -71,7 +74,7 @@ class WorldControl:
         service = client_name(scope[1], version)
         headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
         operation = operation_of(service, environ.get("REQUEST_METHOD", "GET"), path, query, headers, body)
-        verdict = self.world.verdict(service, region, operation)
+        verdict = self.world.verdict(service, region, operation, body)
         if verdict.outcome == REFUSE:
             self.world.calls.record(service, region, operation, REFUSE, None, "server")
             return _drop(environ, start_response)
@@ -79,9 +82,9 @@ class WorldControl:
             self.world.calls.record(service, region, operation, HANG, None, "server")
             self.world.hold(service, region)
             return _drop(environ, start_response)
-        if verdict.outcome == THROTTLE and verdict.throttle is not None:
-            status, out_headers, out = error_answer(service, verdict.throttle.status, verdict.throttle.code)
-            self.world.calls.record(service, region, operation, THROTTLE, status, "server")
+        if verdict.error is not None:  # a throttle, or a lost quorum: the world answers with AWS's error
+            status, out_headers, out = error_answer(service, *verdict.error)
+            self.world.calls.record(service, region, operation, verdict.outcome, status, "server")
             start_response(f"{status} {_REASONS.get(status, 'Error')}", list(out_headers.items()))
             return [out]
         answered: list[int] = []
@@ -124,8 +127,10 @@ class WorldControl:
             return _json(start_response, 200, answer.to_json())
         if sub == "/globalDatastores":
             return _json(start_response, 200, {"globalDatastores": self.world.datastores.to_json()})
+        if sub == "/globalTables":
+            return _json(start_response, 200, {"globalTables": self.world.global_tables.to_json()})
         return _json(start_response, 404, {"error": f"{CONTROL_PATH}{sub}: no such world resource (calls, health, "
-                                                    "dns, globalDatastores)"})
+                                                    "dns, globalDatastores, globalTables)"})
 
     def _change(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
