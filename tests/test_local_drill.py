@@ -67,6 +67,8 @@ def _check_deployed_world(inv: Inventory, plan: Plan, local_outputs: dict[str, A
         ids["primaryGate"], ids["secondaryGate"])
     assert tc["region"] == dr and tc["cloudwatchAlarm"]["primaryFenced"]["alarmName"].endswith("-primary-fenced")
     assert local_outputs["coordination"]["tableName"] in inv.regions[dr].tables
+    assert local_outputs["coordination"]["tableName"] in inv.regions[primary].tables, \
+        "the lease table is an MRSC global table: one table through the DR home and the primary's replica"
 
 
 def _check_failover(drill: DrillResult, report: dict[str, Any]) -> None:

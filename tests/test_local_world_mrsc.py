@@ -333,3 +333,28 @@ def test_in_process_the_quorum_holds_too() -> None:
                 (PRIMARY, "GetItem", "answered", "in-process")]
         finally:
             WORLD.heal()
+
+
+def test_the_seeded_world_places_the_coordination_table_as_the_outputs_say(prod_plan: Any) -> None:
+    """The DR tests' world (seeded from the prod outputs) holds the lease table as the stack deploys
+    it: home in the DR region, a STRONG replica in the primary, a witness; its quorum holds."""
+    from hastack.plan.render import stack_output_json
+    from tests.dr_world import make_world
+
+    with make_world(stack_output_json(prod_plan.outputs)) as world:
+        coordination = world.raw["coordination"]
+        assert (coordination["homeRegion"], coordination["replicaRegions"], coordination["witnessRegion"]) == (
+            DR, [PRIMARY], WITNESS)
+        assert world.state.to_json()["globalTables"] == [{
+            "tableName": coordination["tableName"], "consistency": "STRONG", "replicas": [DR, PRIMARY],
+            "witness": WITNESS, "quorum": {DR: True, PRIMARY: True}, "isolatedReplicas": []}]
+        key = {coordination["keyAttribute"]: {"S": coordination["leaseKey"]}}
+        world.client("dynamodb", DR).put_item(TableName=coordination["tableName"],
+                                              Item={**key, "holder": {"S": PRIMARY}, "epoch": {"N": "1"}})
+        world.state.update({"partitionedRegions": [PRIMARY]})
+        with pytest.raises(ClientError, match="InternalServerError"):
+            world.client("dynamodb", PRIMARY).get_item(TableName=coordination["tableName"], Key=key,
+                                                       ConsistentRead=True)
+        world.state.update({"partitionedRegions": [], "downRegions": [DR]})
+        assert world.client("dynamodb", PRIMARY).get_item(
+            TableName=coordination["tableName"], Key=key, ConsistentRead=True)["Item"]["holder"] == {"S": PRIMARY}

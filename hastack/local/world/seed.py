@@ -1,7 +1,8 @@
 """A pilot-light world seeded straight from stack outputs, in seconds (no Pulumi program run).
 
 `seed_world(outputs, client)` creates in the world what the outputs name — RDS primary and
-cross-region replica, the DynamoDB lock table, Route 53 zone, checks and failover records, ALBs
+cross-region replica, the coordination table (an MRSC global table when the outputs place it so:
+replica and witness, see `global_tables`), Route 53 zone, checks and failover records, ALBs
 and target groups, EKS clusters with node groups backed by Auto Scaling groups attached to the
 region's target groups, cache replication groups joined in a Global Datastore, a `ReplicaLag`
 datapoint — keeping the outputs' names and returning them with moto's real ids. The DR tests use
@@ -62,12 +63,20 @@ def seed_world(plan: dict[str, Any], client: Client, replica_lag_seconds: float 
     if replica_lag_seconds is not None:
         put_replica_lag(client, dr, db["replica"]["identifier"], replica_lag_seconds)
 
-    # Coordination table (lease, lock, journals), keyed as the outputs say.
+    # Coordination table (lease, lock, journals), keyed as the outputs say; an MRSC global table
+    # (replica + witness, one quorum) when the outputs place it so, as the stack deploys it.
     table = plan["coordination"]
     key = table["keyAttribute"]
-    client("dynamodb", table["homeRegion"]).create_table(
+    home = client("dynamodb", table["homeRegion"])
+    home.create_table(
         TableName=table["tableName"], KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    if table.get("replicaRegions"):
+        home.update_table(TableName=table["tableName"],
+                          ReplicaUpdates=[{"Create": {"RegionName": r}} for r in table["replicaRegions"]],
+                          **({"GlobalTableWitnessUpdates": [{"Create": {"RegionName": table["witnessRegion"]}}]}
+                             if table.get("witnessRegion") else {}),
+                          MultiRegionConsistency=table.get("consistency") or "EVENTUAL")
 
     # Load balancers and target groups, names from the plan's ARNs.
     for region, ing in plan["ingress"].items():
