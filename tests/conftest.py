@@ -1,4 +1,5 @@
-"""Shared fixtures: the real program rendered offline once per test session (per xdist worker)."""
+"""Shared fixtures: the real program rendered offline once per test session (per xdist worker), and
+a served local world per test module."""
 
 from __future__ import annotations
 
@@ -74,3 +75,21 @@ def scenario_runner(request: pytest.FixtureRequest, policy_pack: PolicyPackProce
     from tests.policy_helpers import ScenarioRunner, stack_config
 
     return ScenarioRunner(policy_pack, prod_plan_json, request.module.SCENARIOS, stack_config("prod"))
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Any]:
+    """The local world served on 127.0.0.1, once per test module (`InProcessServer`)."""
+    from hastack.local.server import InProcessServer
+
+    with InProcessServer() as server:
+        yield server
+
+
+@pytest.fixture()
+def server(served: Any) -> Any:
+    """The module's served world, reset: no resource, no outage, an empty call log."""
+    from hastack.local.server import WorldClient
+
+    WorldClient(served.endpoint).reset()
+    return served

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -24,29 +23,10 @@ from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConn
 
 from hastack.local.server import InProcessServer, WorldClient
 from hastack.local.world.route53 import load_balancer_address
+from tests.world_helpers import client
 
 EAST, WEST = "us-east-1", "us-west-2"
 UNANSWERED = (ConnectionClosedError, EndpointConnectionError, ReadTimeoutError)
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[InProcessServer]:
-    with InProcessServer() as server:
-        yield server
-
-
-@pytest.fixture()
-def server(served: InProcessServer) -> InProcessServer:
-    WorldClient(served.endpoint).reset()
-    return served
-
-
-def client(server: InProcessServer, service: str, region: str, read_timeout: float = 30.0) -> Any:
-    """A boto3 client of the world: one attempt, and a short read timeout where a hang is expected."""
-    return boto3.client(service, region_name=region, endpoint_url=server.endpoint, aws_access_key_id="testing",
-                        aws_secret_access_key="testing",
-                        config=Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=1,
-                                      read_timeout=read_timeout))
 
 
 def calls(server: InProcessServer, **filters: Any) -> list[dict[str, Any]]:

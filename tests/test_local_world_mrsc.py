@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 import urllib.error
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -20,6 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
 from hastack.local.server import InProcessServer, WorldClient
+from tests.world_helpers import client as world_client
 
 PRIMARY, DR, WITNESS = "us-east-1", "us-west-2", "us-east-2"
 TABLE = "hastack-prod-dr-coordination"
@@ -28,24 +28,9 @@ LEASE = {"pk": {"S": "lease#hastack/prod"}}
 UNANSWERED = (ConnectionClosedError, EndpointConnectionError, ReadTimeoutError)
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[InProcessServer]:
-    with InProcessServer() as server:
-        yield server
-
-
-@pytest.fixture()
-def server(served: InProcessServer) -> InProcessServer:
-    WorldClient(served.endpoint).reset()
-    return served
-
-
 def ddb(server: InProcessServer, region: str, read_timeout: float = 10.0) -> Any:
-    """A DynamoDB client of the world: one attempt (a 500 is not retried), short timeouts."""
-    return boto3.client("dynamodb", region_name=region, endpoint_url=server.endpoint, aws_access_key_id="testing",
-                        aws_secret_access_key="testing",
-                        config=Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=1,
-                                      read_timeout=read_timeout))
+    """A DynamoDB client of the world (one attempt: a 500 is not retried)."""
+    return world_client(server, "dynamodb", region, read_timeout)
 
 
 def create_mrsc(client_in: Any, table: str = TABLE) -> dict[str, Any]:
