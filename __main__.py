@@ -11,6 +11,7 @@ from components.cache import CacheTier, CacheTierArgs
 from components.coordination import CoordinationTable, CoordinationTableArgs
 from components.database import DatabaseTier, DatabaseTierArgs
 from components.dns import FailoverDns, FailoverDnsArgs, dns_target
+from components.heartbeat import heartbeat_output, region_heartbeat
 from components.observability import alarm_topic_arns, paging_topics, stack_observability
 from components.placement import site_of
 from components.region import Region, RegionArgs
@@ -53,7 +54,11 @@ dns = FailoverDns("dns", FailoverDnsArgs(zone_name=config.dns.zone_name, record_
                                          dr_ready_id=traffic.dr_ready.id, resolvers=config.dr.dns_resolvers))
 lease_table = coordination.placement(config.primary_region, config.dr_region, config.dr.lease_witness_region)
 coordination_table = CoordinationTable("coordination", CoordinationTableArgs(
-    table_name=f"{name_prefix}-dr-coordination", placement=lease_table, provider=dr.provider))
+    table_name=f"{name_prefix}-dr-coordination", placement=lease_table, provider=dr.provider,
+    lease_key=coordination.lease_key(project, stack), initial_holder=topology.active_region,
+    lease_seconds=config.dr.lease_seconds))
+# The heartbeat keeps ReplicaLag honest: it writes in whichever region's database is not in recovery.
+heartbeats = [region_heartbeat(r, database, config) for r in (primary, dr)]
 
 # Alarms last: they watch what the components above created (see components/observability.py).
 observability = stack_observability(config, topology, (primary, dr), database, cache, dns, paging)
@@ -90,6 +95,7 @@ export_stack_outputs(
                   "leaseKey": coordination.lease_key(project, stack), "lockKey": coordination.lock_key(project, stack),
                   "journalKeyPrefix": coordination.journal_key_prefix(project, stack),
                   "leaseSeconds": config.dr.lease_seconds, "leaseRenewSeconds": config.dr.lease_renew_seconds},
+    heartbeat=heartbeat_output([r.region for r in regions], config),
     alarm_topic_arns=alarm_topic_arns(observability),
     vpc_ids={r.region: r.network.vpc_id for r in regions},
 )

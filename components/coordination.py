@@ -10,10 +10,14 @@ third region of the MRSC set — when both regions are in one set; otherwise a s
 the DR region (the trade-off is in docs/lease-contract.md and in the `coordination` output). Every
 replica keeps point-in-time recovery and deletion protection; the table is encrypted at rest with
 DynamoDB's KMS key. Nothing that uses it may rely on transactions or TTL: MRSC has neither.
+
+The program also writes the lease item once — the initial grant to the region that serves when the
+stack is first deployed (epoch 1) — and never again (`ignore_changes`): the DR command owns it after.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,6 +42,11 @@ class CoordinationTableArgs:
     placement: coordination.Placement
     #: The provider of the home region (the DR region).
     provider: aws.Provider
+    #: The writers' lease item (`hastack.coordination.lease_key`), granted once to `initial_holder`.
+    lease_key: str
+    #: The region whose writers hold the lease when the stack is first deployed (the active region).
+    initial_holder: str
+    lease_seconds: int
 
     def __post_init__(self) -> None:
         require_valid("CoordinationTableArgs", self.problems())
@@ -46,6 +55,10 @@ class CoordinationTableArgs:
         if not TABLE_NAME.match(self.table_name):
             yield ArgProblem("table_name", self.table_name,
                              "a DynamoDB table name: 3-255 letters, digits, '_', '-' and '.'")
+        if not self.lease_key.startswith("lease#"):
+            yield ArgProblem("lease_key", self.lease_key, "the lease item key (hastack.coordination.lease_key)")
+        if self.lease_seconds < 3:
+            yield ArgProblem("lease_seconds", self.lease_seconds, "at least 3 seconds")
         where = self.placement
         if (where.witness_region is None) != (not where.replica_regions):
             yield ArgProblem("placement", where, "a STRONG replica with a witness, or neither (single-region)")
@@ -80,6 +93,15 @@ class CoordinationTable(pulumi.ComponentResource):
             tags={"Name": args.table_name, "hastack:purpose": "dr-coordination (lease, lock, journals)",
                   "hastack:consistency": where.consistency},
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
+        )
+        # The initial grant: without a lease item no writer may write. Created once and never touched
+        # again by the program (ignore_changes): from then on the DR command owns it (epoch +1 per change).
+        aws.dynamodb.TableItem(
+            f"{name}-lease",
+            table_name=self.table.name,
+            hash_key=coordination.KEY_ATTRIBUTE,
+            item=json.dumps(coordination.initial_lease_item(args.lease_key, args.initial_holder, args.lease_seconds)),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, ignore_changes=["item"]),
         )
         self.outputs = {"tableName": self.table.name, "homeRegion": where.home_region,
                         "replicaRegions": list(where.replica_regions), "witnessRegion": where.witness_region,

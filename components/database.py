@@ -127,6 +127,9 @@ class DatabaseTier(pulumi.ComponentResource):
             dr_instance = self._replica_instance(dr, source_arn=primary_instance.arn)
         self.primary_instance, self.dr_instance = primary_instance, dr_instance
         instances, sites = {"primary": primary_instance, "dr": dr_instance}, {"primary": args.primary, "dr": args.dr}
+        #: Each role's instance and the KMS key of its storage and RDS-managed master secret.
+        self.instances: dict[str, aws.rds.Instance] = instances
+        self.keys: dict[str, aws.kms.Key] = {"primary": primary.key, "dr": dr.key}
         self.writer, self.replica = instances[args.topology.active_role], instances[args.topology.standby_role]
         self.writer_site, self.replica_site = sites[args.topology.active_role], sites[args.topology.standby_role]
 

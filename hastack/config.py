@@ -434,6 +434,8 @@ class DrConfig(_Model):
     dns_propagation_seconds: Integer = Field(int(timings.ROUTE53_PROPAGATION.seconds), ge=1, le=600)
     #: The active region's heartbeat writer writes one row this often (keeps ReplicaLag meaningful).
     heartbeat_seconds: Integer = Field(5, ge=1, le=60)
+    #: The heartbeat writer's image (images/heartbeat/Dockerfile); mirror it to private ECR and pin a digest.
+    heartbeat_image: Image = "public.ecr.aws/hastack/heartbeat:0.1.0"
     #: How traffic moves: CloudWatch alarms in the DR region (default) or Route 53 ARC routing controls.
     traffic_control: Literal[TRAFFIC_CONTROL_MODES] = "cloudwatch-alarm"  # type: ignore[valid-type]
     #: The MRSC witness region of the lease table (default: the third region of the MRSC set).

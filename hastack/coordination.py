@@ -104,6 +104,17 @@ def lock_key(project: str, stack: str) -> str:
     return f"dr-lock#{deployment_id(project, stack)}"
 
 
+def initial_lease_item(lease_key: str, holder: str, lease_seconds: int) -> dict[str, dict[str, str]]:
+    """The lease item as the first deployment writes it (DynamoDB JSON): `holder` may write, epoch 1.
+
+    Fields (docs/lease-contract.md): `holder`, `epoch`, `leaseSeconds`, `changedBy`, `reason`;
+    `changedAt` (epoch seconds) is written by the DR command with every later change.
+    """
+    return {KEY_ATTRIBUTE: {"S": lease_key}, "holder": {"S": holder}, "epoch": {"N": "1"},
+            "leaseSeconds": {"N": str(lease_seconds)}, "changedBy": {"S": "pulumi up (initial grant)"},
+            "reason": {"S": f"the stack was deployed with {holder} serving"}}
+
+
 def journal_key_prefix(project: str, stack: str) -> str:
     """The prefix of a run's journal item; the run id follows it."""
     return f"journal#{deployment_id(project, stack)}#"

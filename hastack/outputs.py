@@ -319,6 +319,18 @@ class Coordination(_Contract):
     lease_renew_seconds: Seconds = Field(description="How often writers renew (<= leaseSeconds / 3).")
 
 
+class Heartbeat(_Contract):
+    """What keeps `ReplicaLag` a measure of data on an idle primary (components/heartbeat.py)."""
+
+    writer: Literal["kubernetes-deployment"] = Field(description="What writes it: a Deployment in each region.")
+    namespace: ServiceName = Field(description="Kubernetes namespace of the Deployment.")
+    deployment_name: ServiceName = Field(description="The Deployment (one pod per AZ) in each region's cluster.")
+    regions: list[AwsRegion] = Field(description="Regions running it; only where the database is not in recovery "
+                                                 "does it write.")
+    table: SqlName = Field(description="Table written: one row (id 1), seq +1 and beat_at = now() per beat.")
+    interval_seconds: Seconds = Field(description="Each pod writes this often.")
+
+
 class DrTimeouts(_Contract):
     """Bounds of the DR command's calls and waits (from `hastack:dr`)."""
 
@@ -396,6 +408,9 @@ class StackOutputs(_Contract):
         "The DynamoDB table holding the writers' lease (the fence), the DR lock and the run journals: where it "
         "lives, its consistency and the keys of its items (docs/lease-contract.md).",
         f"{_DR} (fence, lock, journal), every writer (lease)")
+    heartbeat: Heartbeat = output(
+        "The heartbeat writer that keeps `ReplicaLag` meaningful on an idle primary: where it runs, what it "
+        "writes, how often.", f"{_DR} (lag evidence), the local world (runs the same program)")
     alarm_topic_arns: dict[AwsRegion, Arn] = output(
         "SNS topic per region that paging alarms publish to (subscribe the on-call here).",
         "operators (subscriptions)")
@@ -447,6 +462,11 @@ class StackOutputs(_Contract):
                                            f"were built in)")
         yield from self._coordination_problems()
         yield from self._traffic_control_problems()
+        if self.heartbeat.interval_seconds != self.dr_timeouts.heartbeat_seconds:
+            yield Problem(("heartbeat", "intervalSeconds"), self.heartbeat.interval_seconds,
+                          f"should equal drTimeouts.heartbeatSeconds ({self.dr_timeouts.heartbeat_seconds})")
+        if sorted(self.heartbeat.regions) != both:
+            yield Problem(("heartbeat", "regions"), self.heartbeat.regions, f"should be the two regions {both}")
         yield from self._node_group_problems()
         names = [s.name for s in self.services]
         for i, name in enumerate(names):

@@ -93,6 +93,7 @@ K8S_PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 K8S_HPAS = ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:autoscaling/v1:HorizontalPodAutoscaler")
 K8S_SECRET = "kubernetes:core/v1:Secret"
 K8S_SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+K8S_SERVICE = "kubernetes:core/v1:Service"
 #: Kubernetes objects whose `spec.template.spec` is a pod spec.
 K8S_POD_CONTROLLERS = (K8S_DEPLOYMENT, "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet")
 

@@ -102,7 +102,7 @@ from spof import (
     rds_refs,
     record_target_region,
 )
-from workload import effective_replicas, k8s_meta
+from workload import effective_replicas, k8s_meta, services_for
 
 YEAR_SECONDS = 365.25 * 24 * 3600
 
@@ -499,7 +499,8 @@ def _node_tier(lanes: dict[str, dict[str, Any]], region: str | None, node_launch
 
 def _pod_tiers(graph: Graph, region: str | None, unready: Figure) -> list[Tier]:
     figure = UNIT_AVAILABILITY["pod"]
-    deployments = _in_region(graph, graph.of_type(K8S_DEPLOYMENT), region)
+    # Only pods a Service sends traffic to are on the serving path (not, e.g., the heartbeat writer).
+    deployments = [d for d in _in_region(graph, graph.of_type(K8S_DEPLOYMENT), region) if services_for(graph, d)]
     if not deployments:
         return [Tier("pods", f"no Deployment in {region}", 0, 1, figure, 0.0, MTTR_HOURS["pod"], True,
                      "no serving pods", "nothing serves", "deploy the services", "n/a")]

@@ -18,6 +18,7 @@ from _util import (
     K8S_HPAS,
     K8S_PDB,
     K8S_POD_CONTROLLERS,
+    K8S_SERVICE,
     ZONE_TOPOLOGY_KEY,
     Graph,
     Node,
@@ -92,6 +93,15 @@ def pdbs_for(graph: Graph, deployment: Node) -> list[Node]:
     labels = get(deployment.props, "spec", "template", "metadata", "labels", default={})
     return [p for p in graph.of_type(K8S_PDB)
             if _same_cluster(p, deployment) and _labels_match(get(p.props, "spec", "selector", default={}), labels)]
+
+
+def services_for(graph: Graph, deployment: Node) -> list[Node]:
+    """The Kubernetes Services whose selector picks the Deployment's pods: what makes them serve traffic."""
+    labels = get(deployment.props, "spec", "template", "metadata", "labels", default={})
+    return [s for s in graph.of_type(K8S_SERVICE)
+            if _same_cluster(s, deployment) and isinstance(get(s.props, "spec", "selector"), dict)
+            and get(s.props, "spec", "selector") and all(labels.get(k) == v for k, v in
+                                                        get(s.props, "spec", "selector").items())]
 
 
 def _count(value: Any, replicas: int, round_up: bool) -> int | None:

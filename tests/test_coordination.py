@@ -7,6 +7,7 @@ no common set fall back to a single-region table in the DR region.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -19,6 +20,7 @@ from tests.arg_helpers import invalid_arguments
 from tests.tier_helpers import one
 
 TABLE = "aws:dynamodb/table:Table"
+ITEM = "aws:dynamodb/tableItem:TableItem"
 
 
 @pytest.mark.parametrize(("plan_name", "stack", "home", "replica", "witness"), [
@@ -62,6 +64,20 @@ def test_coordination_keys_carry_the_deployment(prod_plan: Plan, staging_plan: P
                                                                    plan.outputs["drTimeouts"]["leaseRenewSeconds"])
 
 
+def test_the_first_deployment_grants_the_lease_to_the_serving_region_once(prod_plan: Plan,
+                                                                         failed_over_plan: Plan) -> None:
+    item = one(prod_plan, ITEM, "coordination-lease")
+    assert item["region"] == "us-west-2" and item["ignoreChanges"] == ["item"], "the DR command owns it after"
+    assert item["inputs"]["hashKey"] == "pk" and item["inputs"]["tableName"] == "hastack-prod-dr-coordination"
+    assert json.loads(item["inputs"]["item"]) == {
+        "pk": {"S": "lease#hastack/prod"}, "holder": {"S": "us-east-1"}, "epoch": {"N": "1"},
+        "leaseSeconds": {"N": "15"}, "changedBy": {"S": "pulumi up (initial grant)"},
+        "reason": {"S": "the stack was deployed with us-east-1 serving"}}
+    # A stack first deployed failed over grants it to the DR region; an existing one keeps what it has.
+    after = one(failed_over_plan, ITEM, "coordination-lease")
+    assert json.loads(after["inputs"]["item"])["holder"] == {"S": "us-west-2"} and after["ignoreChanges"] == ["item"]
+
+
 def test_failed_over_render_keeps_the_table(prod_plan: Plan, failed_over_plan: Plan) -> None:
     assert one(failed_over_plan, TABLE, "coordination-table")["inputs"] == one(prod_plan, TABLE,
                                                                                "coordination-table")["inputs"]
@@ -97,8 +113,11 @@ def test_a_witness_that_cannot_be_one_is_refused(primary: str, dr: str, witness:
 
 def test_table_args_refuse_a_name_dynamodb_would_refuse_and_a_half_global_table() -> None:
     CoordinationTableArgs("hastack-prod-dr-coordination", coordination.placement("us-east-1", "us-west-2"),
-                          None)  # type: ignore[arg-type]
+                          None, "lease#hastack/prod", "us-east-1", 15)  # type: ignore[arg-type]
     half = coordination.Placement(home_region="us-west-2", replica_regions=("us-east-1",), witness_region=None)
-    assert invalid_arguments(lambda: CoordinationTableArgs("dr lock", half, None)) == [  # type: ignore[arg-type]
+    assert invalid_arguments(lambda: CoordinationTableArgs(
+        "dr lock", half, None, "hastack/prod", "us-east-1", 1)) == [  # type: ignore[arg-type]
         ("table_name", "'dr lock' is invalid: a DynamoDB table name: 3-255 letters, digits, '_', '-' and '.'"),
+        ("lease_key", "'hastack/prod' is invalid: the lease item key (hastack.coordination.lease_key)"),
+        ("lease_seconds", "1 is invalid: at least 3 seconds"),
         ("placement", f"{half!r} is invalid: a STRONG replica with a witness, or neither (single-region)")]

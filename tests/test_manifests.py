@@ -37,8 +37,9 @@ def _version(stack: str) -> str:
 def test_every_manifest_validates_against_the_configured_kubernetes_schema(build_dir: Path) -> None:
     stack_of_region = {"us-east-1": "prod", "us-west-2": "prod", "eu-west-1": "staging", "eu-central-1": "staging"}
     manifests = _manifests(build_dir)
-    # per region: namespace, the model-server service account, 4 objects per service (prod 2, staging 1)
-    assert len(manifests) == 2 * (2 + 4 * 2) + 2 * (2 + 4 * 1)
+    # Per region: the namespace, the model-server service account, 4 objects per service (prod 2, staging 1)
+    # and the heartbeat's 3 (service account, Deployment, PodDisruptionBudget).
+    assert len(manifests) == 2 * (2 + 4 * 2 + 3) + 2 * (2 + 4 * 1 + 3)
     for path in manifests:
         data = yaml.safe_load(path.read_text())
         version = _version(stack_of_region[path.parent.name])

@@ -72,33 +72,35 @@ SCENARIOS: list[Scenario] = [
     scenario("primary-max-one-node", "capacity-holds-replicas",
              sets("primary-cluster-ng-a", "scalingConfig.maxSize", 1), on="primary-cluster-eks",
              expect=["Cluster 'primary-cluster-eks' (us-east-1) can't run the HPA maxReplicas in us-east-1a: 1 node(s)"
-              " (maxSize) of 3.77 CPU / 13.9 GiB allocatable each for 3 x embedder, 4 x predictor = 5.5 CPU / "
-              "11.0 GiB. Raise the node groups' maxSize, use a larger instance type or lower the requests."]),
+              " (maxSize) of 3.77 CPU / 13.9 GiB allocatable each for 3 x embedder, 1 x heartbeat, 4 x predictor = "
+              "5.55 CPU / 11.1 GiB. Raise the node groups' maxSize, use a larger instance type or lower the "
+              "requests."]),
     scenario("dr-production-max-one-node", "capacity-holds-replicas",
              sets("primary-cluster-ng-a", "scalingConfig.maxSize", 1), on="dr-cluster-eks",
              expect=["Cluster 'dr-cluster-eks' (us-west-2) at the production size `hastack dr scale-up` gives it can't"
               " run the HPA maxReplicas in us-west-2a: 1 node(s) (maxSize) of 3.77 CPU / 13.9 GiB allocatable "
-              "each for 3 x embedder, 4 x predictor = 5.5 CPU / 11.0 GiB. Raise the node groups' maxSize, use a"
-              " larger instance type or lower the requests.",
+              "each for 3 x embedder, 1 x heartbeat, 4 x predictor = 5.55 CPU / 11.1 GiB. Raise the node groups' "
+              "maxSize, use a larger instance type or lower the requests.",
               "Cluster 'dr-cluster-eks' (us-west-2) at the production size `hastack dr scale-up` gives it can't"
               " run the HPA maxReplicas in us-west-2b: 1 node(s) (maxSize) of 3.77 CPU / 13.9 GiB allocatable "
-              "each for 3 x embedder, 4 x predictor = 5.5 CPU / 11.0 GiB. Raise the node groups' maxSize, use a"
-              " larger instance type or lower the requests.",
+              "each for 3 x embedder, 1 x heartbeat, 4 x predictor = 5.55 CPU / 11.1 GiB. Raise the node groups' "
+              "maxSize, use a larger instance type or lower the requests.",
               "Cluster 'dr-cluster-eks' (us-west-2) at the production size `hastack dr scale-up` gives it can't"
               " run the HPA maxReplicas in us-west-2c: 1 node(s) (maxSize) of 3.77 CPU / 13.9 GiB allocatable "
-              "each for 3 x embedder, 4 x predictor = 5.5 CPU / 11.0 GiB. Raise the node groups' maxSize, use a"
-              " larger instance type or lower the requests."]),
+              "each for 3 x embedder, 1 x heartbeat, 4 x predictor = 5.55 CPU / 11.1 GiB. Raise the node groups' "
+              "maxSize, use a larger instance type or lower the requests."]),
     scenario("hpa-beyond-the-node-groups", "capacity-holds-replicas",
              sets("primary-workload-embedder-hpa", "spec.maxReplicas", 120), on="primary-cluster-eks",
              expect=["Cluster 'primary-cluster-eks' (us-east-1) can't run the HPA maxReplicas in us-east-1a: 6 node(s)"
-              " (maxSize) of 3.77 CPU / 13.9 GiB allocatable each for 40 x embedder, 4 x predictor = 24 CPU / "
-              "48.0 GiB. Raise the node groups' maxSize, use a larger instance type or lower the requests.",
+              " (maxSize) of 3.77 CPU / 13.9 GiB allocatable each for 40 x embedder, 1 x heartbeat, 4 x predictor = "
+              "24.05 CPU / 48.1 GiB. Raise the node groups' maxSize, use a larger instance type or lower the requests.",
               "Cluster 'primary-cluster-eks' (us-east-1) can't run the HPA maxReplicas in us-east-1b: 6 node(s)"
-              " (maxSize) of 3.77 CPU / 13.9 GiB allocatable each for 40 x embedder, 4 x predictor = 24 CPU / "
-              "48.0 GiB. Raise the node groups' maxSize, use a larger instance type or lower the requests.",
+              " (maxSize) of 3.77 CPU / 13.9 GiB allocatable each for 40 x embedder, 1 x heartbeat, 4 x predictor = "
+              "24.05 CPU / 48.1 GiB. Raise the node groups' maxSize, use a larger instance type or lower the requests.",
               "Cluster 'primary-cluster-eks' (us-east-1) can't run the HPA maxReplicas in us-east-1c: 6 node(s)"
-              " (maxSize) of 3.77 CPU / 13.9 GiB allocatable each for 40 x embedder, 4 x predictor = 24 CPU / "
-              "48.0 GiB. Raise the node groups' maxSize, use a larger instance type or lower the requests."]),
+              " (maxSize) of 3.77 CPU / 13.9 GiB allocatable each for 40 x embedder, 1 x heartbeat, 4 x predictor = "
+              "24.05 CPU / 48.1 GiB. Raise the node groups' maxSize, use a larger instance type or lower the "
+              "requests."]),
     scenario("one-node-per-az-holds-the-floor", "capacity-holds-replicas",
              sets("primary-cluster-ng-b", "scalingConfig.desiredSize", 1), on="primary-cluster-eks"),
     scenario("dr-at-zero-is-scaled-to-production", "capacity-holds-replicas",

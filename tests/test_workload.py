@@ -27,8 +27,13 @@ SERVICE = "kubernetes:core/v1:Service"
 REGIONS = ("us-east-1", "us-west-2")
 
 
+def _workload(plan: Plan, typ: str) -> list[dict[str, Any]]:
+    """The model-serving workload's objects of `typ` (components/heartbeat.py's are tested in test_heartbeat)."""
+    return [r for r in plan.of_type(typ) if "hastack:workload:Workload$" in r["urn"]]
+
+
 def _objects(plan: Plan, typ: str, region: str) -> list[dict[str, Any]]:
-    return [r for r in plan.of_type(typ) if r["homeRegion"] == region]
+    return [r for r in _workload(plan, typ) if r["homeRegion"] == region]
 
 
 def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
@@ -94,7 +99,7 @@ def test_pods_spread_over_zones_strictly_and_over_nodes_softly(prod_plan: Plan, 
 
 
 def test_rollouts_never_reduce_capacity_and_pods_stop_gracefully(prod_plan: Plan) -> None:
-    for d in prod_plan.of_type(DEPLOYMENT):
+    for d in _workload(prod_plan, DEPLOYMENT):
         spec = d["inputs"]["spec"]
         assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
         pod = _pod_spec(d)
@@ -106,7 +111,7 @@ def test_rollouts_never_reduce_capacity_and_pods_stop_gracefully(prod_plan: Plan
 
 def test_containers_are_non_root_read_only_and_sized_from_config(prod_plan: Plan) -> None:
     services = _config_services()
-    for d in prod_plan.of_type(DEPLOYMENT):
+    for d in _workload(prod_plan, DEPLOYMENT):
         [container] = _pod_spec(d)["containers"]
         ctx = container["securityContext"]
         assert ctx["runAsNonRoot"] is True and ctx["readOnlyRootFilesystem"] is True
@@ -242,7 +247,7 @@ def test_model_servers_get_aws_access_through_pod_identity_only(prod_plan: Plan,
         pod = _pod_spec(d)
         assert pod["serviceAccountName"] == "model-server" and pod["automountServiceAccountToken"] is False
         assert account["urn"] in d["dependencies"]
-    [association] = [a for a in prod_plan.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    [association] = [a for a in _workload(prod_plan, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
                      if a["region"] == region]
     cluster = {"us-east-1": "hastack-prod-primary", "us-west-2": "hastack-prod-dr"}[region]
     assert {k: association["inputs"][k] for k in ("clusterName", "namespace", "serviceAccount")} == {

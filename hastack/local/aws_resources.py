@@ -893,6 +893,14 @@ def dynamodb_table(ctx: Ctx) -> Result:
     return name, {"name": name, "arn": table["TableArn"], "streamArn": table.get("LatestStreamArn")}
 
 
+def dynamodb_table_item(ctx: Ctx) -> Result:
+    """PutItem of the item (DynamoDB JSON) into its table, as the provider does."""
+    item = json.loads(as_json_text(ctx.get("item")))
+    ctx.client("dynamodb").put_item(TableName=ctx.get("tableName"), Item=item)
+    key = item[ctx.get("hashKey")]
+    return f"{ctx.get('tableName')}|{ctx.get('hashKey')}|{next(iter(key.values()))}", {}
+
+
 def _dimensions(dims: Any) -> list[dict[str, str]] | None:
     if not dims:
         return None
@@ -1025,6 +1033,7 @@ HANDLERS: dict[str, Handler] = {
     "aws:route53/healthCheck:HealthCheck": health_check,
     "aws:route53/record:Record": record,
     "aws:dynamodb/table:Table": dynamodb_table,
+    "aws:dynamodb/tableItem:TableItem": dynamodb_table_item,
     "aws:cloudwatch/metricAlarm:MetricAlarm": metric_alarm,
     "aws:rds/eventSubscription:EventSubscription": db_event_subscription,
     "aws:cloudwatch/eventRule:EventRule": event_rule,
