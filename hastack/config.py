@@ -52,6 +52,9 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError, PydanticUndefined
 
 from hastack import coordination, timings
+from hastack.catalog.capacity import allocatable, cores, cpu_cores, gib, memory_bytes
+from hastack.catalog.instance_types import Service, catalog
+from hastack.catalog.regions import RegionDataError, aws_regions, close_regions
 from hastack.errors import UserError
 from hastack.topology import Topology
 from hastack.validation import Kind, allowed, annotation_at, fields_of, is_model, key_path, unwrap, validate_with
@@ -106,7 +109,22 @@ def _problem(loc: tuple[str | int, ...], value: Any, what: str) -> InitErrorDeta
 Integer = Annotated[int, Strict()]
 Number = Annotated[float, Strict()]
 
-Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$"),
+
+
+def _known_region(region: str) -> str:
+    """A region AWS has: the providers skip region validation, so `us-east-9` would render and preview."""
+    try:
+        known = aws_regions()
+    except RegionDataError as exc:
+        raise _invalid(str(exc)) from None
+    if region not in known:
+        close = close_regions(region)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise _invalid(f"an AWS region (botocore's endpoint data has no {region!r}){hint}")
+    return region
+
+
+Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$"), AfterValidator(_known_region),
                    Kind("region", "an AWS region name such as 'us-east-1'")]
 
 DR_MODES = ("pilot-light",)
@@ -169,8 +187,31 @@ ApiAccessCidrs = Annotated[
             f"/{MIN_API_ACCESS_PREFIX} or narrower, such as ['203.0.113.0/24'] (your deployers' and operators' "
             "egress ranges; never 0.0.0.0/0)")]
 
-InstanceType = Annotated[str, Field(pattern=r"^[a-z0-9-]+\.[a-z0-9]+$"),
-                         Kind("instance type", "an EC2 instance type such as 'm6i.xlarge'")]
+#: What the node groups' AMI runs on (components/cluster.py: amiType AL2023_x86_64_STANDARD).
+NODE_ARCHITECTURE = "x86_64"
+
+
+def _listed(service: Service) -> Callable[[str], str]:
+    """An instance type whose family the dated list has (an unlisted size is only a warning: `config_warnings`)."""
+    def check(name: str) -> str:
+        problem = catalog().unknown_family(service, name)
+        if problem:
+            raise _invalid(problem)
+        return name
+    return check
+
+
+def _node_architecture(name: str) -> str:
+    spec = catalog().ec2_capacity.get(name)
+    if spec is not None and spec.architecture != NODE_ARCHITECTURE:
+        raise _invalid(f"an {NODE_ARCHITECTURE} instance type: the node groups run the AL2023 {NODE_ARCHITECTURE} "
+                       f"AMI, and {name} is {spec.architecture}")
+    return name
+
+
+InstanceType = Annotated[str, Field(pattern=r"^[a-z0-9-]+\.[a-z0-9]+$"), AfterValidator(_listed("ec2")),
+                         AfterValidator(_node_architecture),
+                         Kind("instance type", "an x86_64 EC2 instance type such as 'm6i.xlarge'")]
 ServiceName = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$"),
                         Kind("name", "a DNS label: lowercase letters, digits and '-', at most 32 characters")]
 _IMAGE = ("a container image reference such as 'registry/repo:tag' (pin a tag or digest, not 'latest')")
@@ -208,9 +249,9 @@ Cpu = Annotated[str, BeforeValidator(_number_as_text), Field(pattern=r"^(\d+(\.\
 Memory = Annotated[str, Field(pattern=r"^[1-9]\d*(Ki|Mi|Gi|Ti|K|M|G|T)?$"), Kind("memory", _MEMORY)]
 PostgresVersion = Annotated[str, Field(pattern=r"^\d{2}(\.\d+)?$"),
                             Kind("version", "a PostgreSQL major.minor version such as '16.4'")]
-DbInstanceClass = Annotated[str, Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$"),
-                            Kind("class", "an RDS class such as 'db.r6g.large'")]
-CacheNodeType = Annotated[str, Field(pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$"),
+DbInstanceClass = Annotated[str, Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$"), AfterValidator(_listed("rds")),
+                            Kind("class", "an RDS for PostgreSQL class such as 'db.r6g.large'")]
+CacheNodeType = Annotated[str, Field(pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$"), AfterValidator(_listed("elasticache")),
                           Kind("node type", "an ElastiCache node type such as 'cache.r7g.large' (Global Datastore "
                                             "needs r/m families or t4g.small and larger)")]
 _ACM_ARN = re.compile(r"^arn:aws[-a-z]*:acm:([a-z0-9-]+):\d{12}:certificate/[-0-9a-f]+$")
@@ -281,6 +322,17 @@ class ResourceAmounts(_Model):
 class Resources(_Model):
     requests: ResourceAmounts
     limits: ResourceAmounts
+
+    @model_validator(mode="after")
+    def _limits_not_below_requests(self) -> Resources:
+        problems = [_problem(("limits", resource), getattr(self.limits, resource),
+                             f"a limit >= the request ({getattr(self.requests, resource)}): the scheduler places "
+                             "the pod by its request, and a limit below it is refused by Kubernetes")
+                    for resource, size in (("cpu", cpu_cores), ("memory", memory_bytes))
+                    if size(getattr(self.limits, resource)) < size(getattr(self.requests, resource))]
+        if problems:
+            raise ValidationError.from_exception_data("resources", problems)
+        return self
 
 
 class ServiceConfig(_Model):
@@ -509,6 +561,10 @@ class StackConfig(_Model):
         if dr == primary:
             raise _invalid(f"the DR region must differ from hastack:primaryRegion ({primary}); a DR replica in the "
                            "same region does not survive a regional outage")
+        partitions = aws_regions()
+        if primary and partitions.get(dr) != partitions.get(primary):
+            raise _invalid(f"a region of the {partitions.get(primary)} partition, as hastack:primaryRegion ({primary}) "
+                           "is: data does not replicate across partitions")
         return dr
 
     @field_validator("active_region", mode="wrap")
@@ -561,6 +617,20 @@ class StackConfig(_Model):
                     *_repeated(value, entry("port"), "each service needs its own port", "port")]
         return validate_with(handler, value, problems)
 
+    @field_validator("services")
+    @classmethod
+    def _pods_fit_the_nodes(cls, services: tuple[ServiceConfig, ...], info: ValidationInfo
+                            ) -> tuple[ServiceConfig, ...]:
+        nodes = info.data.get("nodes")
+        if nodes is None:
+            return services  # the node types are invalid: reported there
+        problems = [_problem((i, "resources", "requests"), service.resources.requests.model_dump(), problem)
+                    for i, service in enumerate(services)
+                    if (problem := _too_big_for(service, nodes.instance_types))]
+        if problems:
+            raise ValidationError.from_exception_data("services", problems)
+        return services
+
     @field_validator("ingress", mode="wrap")
     @classmethod
     def _certificates_per_region(cls, value: Any, handler: Callable[[Any], IngressConfig],
@@ -589,6 +659,29 @@ class StackConfig(_Model):
     def topology(self) -> Topology:
         """Which region is which, and which one serves: what the components decide "who writes where" from."""
         return Topology(self.primary_region, self.dr_region, self.active_region)
+
+
+def _too_big_for(service: ServiceConfig, instance_types: tuple[str, ...]) -> str | None:
+    """Why one pod of `service` cannot be scheduled on a node of some listed type, or None.
+
+    Every listed type must hold the pod: a node group may launch any of them. Allocatable capacity is
+    EKS's (hastack/catalog/capacity.py states the formula); types without capacity figures are skipped
+    (`config_warnings` says so).
+    """
+    cpu, memory = cpu_cores(service.resources.requests.cpu), memory_bytes(service.resources.requests.memory)
+    short = []
+    for name in instance_types:
+        spec = catalog().ec2_capacity.get(name)
+        if spec is None:
+            continue
+        room = allocatable(spec)
+        if cpu > room.cpu or memory > room.memory:
+            short.append(f"{name} offers {cores(room.cpu)} CPU and {gib(room.memory)} allocatable")
+    if not short:
+        return None
+    return (f"requests that fit one node (service {service.name!r} asks {cores(cpu)} CPU and {gib(memory)} per pod; "
+            f"{'; '.join(short)} after EKS's kube-reserved, eviction and system DaemonSet reservations): lower the "
+            "requests or choose larger hastack:nodes.instanceTypes")
 
 
 def _region_keys(mapping: Any, info: ValidationInfo, *, required: bool) -> list[InitErrorDetails]:
@@ -637,7 +730,11 @@ def parse_config(raw: dict[str, Any]) -> StackConfig:
     try:
         return StackConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(list(dict.fromkeys(explain(error) for error in exc.errors()))) from None
+        errors = exc.errors()
+        # An invalid item is dropped before the list's length is checked: "too short" says nothing more.
+        inner = {tuple(e["loc"][:n]) for e in errors for n in range(len(e["loc"]))}
+        errors = [e for e in errors if not (e["type"] == "too_short" and tuple(e["loc"]) in inner)]
+        raise ConfigError(list(dict.fromkeys(explain(error) for error in errors))) from None
 
 
 def explain(error: ErrorDetails) -> str:
@@ -720,8 +817,45 @@ def _dump(value: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 
 
+def config_warnings(config: StackConfig) -> list[str]:
+    """What deserves a look but does not stop a deployment, one line each naming the key.
+
+    The instance types the dated list does not have although their family is known (with a "did you
+    mean"), families a region of the stack does not offer per the list, and node types without
+    capacity figures (their pods' fit is not checked). `pulumi up` shows them as warnings
+    (`load_config`), `hastack plan` as `warning:` lines.
+    """
+    listed = catalog()
+    checks: list[tuple[str, str, Service, tuple[str, ...]]] = [
+        *((f"nodes.instanceTypes[{i}]", name, "ec2", config.regions)
+          for i, name in enumerate(config.nodes.instance_types)),
+        ("database.instanceClass", config.database.instance_class, "rds", config.regions),
+        ("cache.nodeType", config.cache.node_type, "elasticache", config.regions),
+    ]
+    if config.database.dr_instance_class != config.database.instance_class:
+        checks.append(("database.drInstanceClass", config.database.dr_instance_class, "rds", (config.dr_region,)))
+    lines: list[str] = []
+    for key, name, service, regions in checks:
+        head = f"{NAMESPACE}:{key} = {name!r}"
+        unlisted = listed.unknown_size(service, name)
+        if unlisted:
+            lines.append(f"{head}: {unlisted} (rendered as written: AWS refuses a type that does not exist)")
+            continue
+        missing = [r for r in regions if listed.offered_in(service, name, r) is False]
+        if missing:
+            lines.append(f"{head}: per {listed.label}, {' and '.join(missing)} does not offer the "
+                         f"{name.rsplit('.', 1)[0]} family; check before a failover needs it")
+        if service == "ec2" and name not in listed.ec2_capacity:
+            lines.append(f"{head}: {listed.label} has no capacity figures for it: whether the pods fit is not checked")
+    return lines
+
+
 def load_config() -> StackConfig:
-    """Read every `hastack:*` key through `pulumi.Config` and validate it (raises `ConfigError`)."""
+    """Read every `hastack:*` key through `pulumi.Config` and validate it (raises `ConfigError`).
+
+    What deserves a look without stopping the deployment (`config_warnings`) is logged as Pulumi
+    warnings: `pulumi up` and `pulumi preview` show them in their diagnostics, `hastack plan` prints them.
+    """
     from pulumi.runtime.config import CONFIG, get_config_env
 
     cfg = pulumi.Config(NAMESPACE)
@@ -731,7 +865,10 @@ def load_config() -> StackConfig:
         value = cfg.get(key)
         if value is not None:
             raw[key] = _decode(key, value)
-    return parse_config(raw)
+    config = parse_config(raw)
+    for line in config_warnings(config):
+        pulumi.log.warn(line)
+    return config
 
 
 #: Top-level keys whose value is a number: Pulumi hands them over as text.

@@ -31,6 +31,8 @@ def plan_command(
         plan = render(stack, config_path=config_file)
     except ConfigError as exc:
         raise UserError(f"stack {stack!r}: {exc.render()}") from None
+    for line in plan.warnings:  # what `pulumi up` would show as warnings (config_warnings)
+        typer.echo(f"warning: {line}", err=True)
     paths = write_plan(plan, build_dir)
     if not quiet:
         print_summary(plan)

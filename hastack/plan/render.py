@@ -12,11 +12,14 @@ Secrets never reach the plan: any value the program marked secret is written as 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import runpy
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -250,6 +253,8 @@ class Plan:
     #: The stack file the config was read from (None: a config given in memory). `hastack policy
     #: check` derives the policy config from the same file, so a plan and its check never disagree.
     config_file: str | None = None
+    #: What the program logged as warnings (`pulumi.log.warn`: config warnings); not part of the plan file.
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"project": self.project, "stack": self.stack, "stackConfigFile": self.config_file,
@@ -288,6 +293,51 @@ def _home_regions(regs: list[Registration], provider_regions: dict[str, str]) ->
     return {r.urn: home(r.urn) for r in regs}
 
 
+class _Warnings(logging.Handler):
+    """Keeps what the program logs as warnings (the mock engine's `Log` writes to a logger)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@contextmanager
+def _own_event_loop() -> Iterator[None]:
+    """Run the program on an event loop of its own, closed with whatever it left pending.
+
+    A program that fails inside an `apply` leaves other applies and registrations scheduled, and the
+    SDK's process-wide set of outstanding outputs (`SETTINGS.outputs`, which `set_mocks` does not reset)
+    still holds them: the next render in the same process (tests, `hastack local`) would await them and
+    fail, and on a shared loop they would register into its plan. They are cancelled and forgotten
+    here, and the caller's loop is restored.
+    """
+    try:
+        previous: asyncio.AbstractEventLoop | None = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        previous = None
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    with pulumi_settings.SETTINGS.lock:
+        pulumi_settings.SETTINGS.outputs.clear()
+    try:
+        yield
+    finally:
+        with pulumi_settings.SETTINGS.lock:
+            pulumi_settings.SETTINGS.outputs.clear()
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+        asyncio.set_event_loop(previous if previous is not None and not previous.is_closed()
+                               else asyncio.new_event_loop())
+
+
 def render(stack: str, root: Path = REPO_ROOT, config: dict[str, Any] | None = None,
            config_path: Path | None = None, program: Callable[[], None] | None = None,
            mocks: PlanMocks | None = None) -> Plan:
@@ -303,9 +353,13 @@ def render(stack: str, root: Path = REPO_ROOT, config: dict[str, Any] | None = N
     # `mocks` lets another backend answer the program (hastack.local deploys into moto this way).
     mocks = mocks if mocks is not None else PlanMocks(default_region)
     monitor = RecordingMonitor(mocks)
+    warnings = _Warnings()
+    logger = logging.getLogger(f"{__name__}.program")
+    logger.propagate = False  # printed by the CLI (`hastack plan`), not by logging's last-resort handler
+    logger.addHandler(warnings)
 
     set_all_config(engine_config(raw), [])
-    pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, logger=logger)
     # set_mocks installs a finished root stack for unit tests; a full program run needs a fresh
     # one whose outputs are registered at the end, as the engine's language host does.
     pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
@@ -326,13 +380,15 @@ def render(stack: str, root: Path = REPO_ROOT, config: dict[str, Any] | None = N
             sys.path.remove(str(root))
 
     try:
-        _sync_await(run_in_stack(run_program))
+        with _own_event_loop():
+            _sync_await(run_in_stack(run_program))
     except ConfigError:
         raise
     except pulumi.RunError as exc:
         raise PlanError(str(exc)) from None
     finally:
         pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
+        logger.removeHandler(warnings)
 
     homes = _home_regions(monitor.registrations, mocks.provider_regions)
     resources = [
@@ -357,7 +413,7 @@ def render(stack: str, root: Path = REPO_ROOT, config: dict[str, Any] | None = N
         for r in monitor.registrations
     ]
     return Plan(project=PROJECT, stack=stack, resources=resources, outputs=monitor.stack_outputs,
-                config_file=str(source) if source else None)
+                config_file=str(source) if source else None, warnings=warnings.lines)
 
 
 # ---------------------------------------------------------------------------------------------
