@@ -118,11 +118,11 @@ def test_unsafe_config_end_to_end(tmp_path: Path) -> None:
 
 
 def make_commands(target: str, **variables: str) -> list[list[str]]:
-    """The commands `make <target>` runs (from `make -n`), with the venv's python as it is here."""
+    """The `hastack` arguments of each command `make <target>` runs (from `make -n`)."""
     assignments = [f"{k}={v}" for k, v in variables.items()]
     dry = subprocess.run(["make", "-n", "-s", target, *assignments], cwd=REPO, capture_output=True, text=True,
                          check=True)
-    return [shlex.split(line) for line in dry.stdout.splitlines() if "-m hastack" in line]
+    return [shlex.split(line)[1:] for line in dry.stdout.splitlines() if line.split(" ", 1)[0].endswith("/bin/hastack")]
 
 
 def test_a_failover_leaves_make_policy_green(tmp_path: Path) -> None:
@@ -137,7 +137,7 @@ def test_a_failover_leaves_make_policy_green(tmp_path: Path) -> None:
     failed_over.write_text(yaml.safe_dump(stack_file, sort_keys=False))
     plan_command, check_command = make_commands("policy", STACK="prod")
     assert plan_command[-4:] == ["plan", "--stack", "prod", "--quiet"] and check_command[-3:-1] == ["policy", "check"]
-    rendered = runner.invoke(app, [*plan_command[3:], "--config", str(failed_over), "--build-dir", str(tmp_path)])
+    rendered = runner.invoke(app, [*plan_command, "--config", str(failed_over), "--build-dir", str(tmp_path)])
     assert rendered.exit_code == 0, rendered.output
     code, out = check(str(tmp_path / "plan-prod.json"), "--json")
     assert code == 0, out
