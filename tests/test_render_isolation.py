@@ -15,26 +15,26 @@ from hastack.plan.render import render
 
 
 def _fails_inside_an_apply() -> None:
-    bucket = aws.s3.Bucket("doomed")
+    topic = aws.sns.Topic("doomed")
 
     def contract_broken(_: str) -> str:
         raise ValueError("contract broken inside an apply")
 
     for i in range(5):
-        pulumi.export(f"broken{i}", bucket.id.apply(contract_broken))
+        pulumi.export(f"broken{i}", topic.id.apply(contract_broken))
 
 
-def _two_buckets() -> None:
-    first = aws.s3.Bucket("first")
-    aws.s3.Bucket("second", bucket=first.id.apply(lambda name: f"{name}-copy"))
+def _two_topics() -> None:
+    first = aws.sns.Topic("first")
+    aws.sns.Topic("second", name=first.id.apply(lambda name: f"{name}-copy"))
     pulumi.export("second", "ok")
 
 
 def test_a_render_after_one_that_failed_inside_an_apply_sees_only_its_own_program() -> None:
     with pytest.raises(ValueError, match="contract broken inside an apply"):
         render("prod", program=_fails_inside_an_apply)
-    plan = render("prod", program=_two_buckets)
-    assert [r["name"] for r in plan.resources if r["type"] == "aws:s3/bucket:Bucket"] == ["first", "second"]
+    plan = render("prod", program=_two_topics)
+    assert [r["name"] for r in plan.resources if r["type"] == "aws:sns/topic:Topic"] == ["first", "second"]
     assert plan.outputs == {"second": "ok"}
-    again = render("prod", program=_two_buckets)
+    again = render("prod", program=_two_topics)
     assert [r["name"] for r in again.resources] == [r["name"] for r in plan.resources]
