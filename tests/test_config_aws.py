@@ -236,3 +236,19 @@ def test_the_architecture_the_config_requires_is_the_node_groups_ami(prod_plan: 
 
     groups = prod_plan.of_type("aws:eks/nodeGroup:NodeGroup")
     assert groups and {g["inputs"]["amiType"] for g in groups} == {f"AL2023_{NODE_ARCHITECTURE}_STANDARD"}
+
+
+def test_config_validation_and_the_policy_pack_agree_on_what_a_node_offers() -> None:
+    """The pack (self-contained: it cannot import hastack) keeps its own copy of the formula and table."""
+    names = ["m6i.large", "m6i.xlarge", "m6a.xlarge", "m5.4xlarge", "c6i.2xlarge", "r6i.xlarge", "t3.medium"]
+    probe = ("import json, sys, capacity as c; "
+             "o = c.overhead({'nodeOverhead': c.CAPACITY_SETTINGS['nodeOverhead']['default']}); "
+             "print(json.dumps({n: [c.allocatable(c.BUILTIN_TYPES[n], o).cpu, c.allocatable(c.BUILTIN_TYPES[n], "
+             "o).memory, c.allocatable(c.BUILTIN_TYPES[n], o).pods] for n in sys.argv[1:]}))")
+    done = subprocess.run([sys.executable, "-c", probe, *names], cwd=REPO_ROOT / "policies", capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    pack = json.loads(done.stdout)
+    for name in names:
+        ours = allocatable(catalog().ec2_capacity[name])
+        assert pack[name] == [pytest.approx(ours.cpu), pytest.approx(ours.memory), ours.pods], name
