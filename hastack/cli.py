@@ -6,21 +6,24 @@ never loads the DR command or the local AWS (boto3, moto), and `hastack dr statu
 Pulumi program's SDKs. Root `--help` lists every group, so it imports them all.
 
 User mistakes (unknown stack, bad config, bad flags) are raised as `hastack.errors.UserError`
-wherever they are found; the root group prints them as one line and exits 2, never a traceback.
+wherever they are found; the root group prints them as one line and exits 2, never a traceback
+(and reads what escapes with `hastack.errors.as_user_error`: see hastack/errors.py).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
-from hastack.errors import UserError
+from hastack.errors import EXIT_INTERNAL, UserError, as_user_error
 
 err = Console(stderr=True)
 
@@ -79,8 +82,27 @@ class Commands(LazyGroup):
         try:
             return super().invoke(ctx)
         except UserError as exc:
-            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
+            _fail(exc)
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort,
+                click.exceptions.ClickException):
+            raise  # the commands' own exits, and typer's usage errors (exit 2 with the usage)
+        except Exception as exc:
+            # A mistake no command caught: the user's environment (a file, credentials, an endpoint)
+            # is exit 2; anything else is a bug, one line and exit 70 (never 1: that means "violations").
+            user = as_user_error(exc)
+            if user is not None:
+                _fail(user)
+            if os.environ.get("HASTACK_TRACEBACK"):
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0]
+            err.print(f"[bold red]internal error[/] (a bug in hastack; HASTACK_TRACEBACK=1 shows where): "
+                      f"{type(exc).__name__}: {escape(first)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _fail(exc: UserError) -> NoReturn:
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(exc.exit_code) from None
 
 
 app = typer.Typer(

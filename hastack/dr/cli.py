@@ -27,6 +27,7 @@ from hastack.dr.clock import WallClock
 from hastack.dr.journal import Journal
 from hastack.dr.orchestrator import RunResult, ScaleUp, plan_rows
 from hastack.dr.outputs import DrOutputs, load_outputs
+from hastack.dr.preflight import require_aws
 from hastack.dr.progress import LiveProgress, NullProgress, PlainProgress
 from hastack.errors import EXIT_REFUSED, UserError
 
@@ -45,7 +46,9 @@ JSON_OUT = typer.Option(False, "--json", help="Print the report as JSON on stdou
 
 
 def _outputs(stack: str, path: Path | None) -> DrOutputs:
-    return load_outputs(stack, path)  # an OutputsError is a UserError: the root command prints it, exit 2
+    outputs = load_outputs(stack, path)  # an OutputsError is a UserError: the root command prints it, exit 2
+    require_aws()  # no credentials, or an AWS_ENDPOINT_URL that does not answer: one line, exit 2
+    return outputs
 
 
 def _confirm(question: str, yes: bool) -> None:

@@ -39,6 +39,7 @@ from rich.console import Console
 
 from hastack.dr.aws import factory_for
 from hastack.dr.outputs import DrOutputs, load_outputs
+from hastack.dr.preflight import require_aws
 from hastack.errors import EXIT_REFUSED, UserError
 
 #: `hastack drill db-failover | cache-failover` (hastack/cli.py puts them in the `drill` group).
@@ -374,7 +375,9 @@ YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation
 
 def _targets(stack: str, outputs: Path | None) -> DrillTargets:
     # An OutputsError is a UserError: the root command prints it and exits 2.
-    return DrillTargets.from_outputs(load_outputs(stack, outputs))
+    targets = DrillTargets.from_outputs(load_outputs(stack, outputs))
+    require_aws()  # no credentials, or an AWS_ENDPOINT_URL that does not answer: one line, exit 2
+    return targets
 
 
 def _clients(targets: DrillTargets) -> Clients:

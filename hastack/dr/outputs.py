@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import PrivateAttr
 
+from hastack.files import read_text
 from hastack.outputs import OutputsError, StackOutputs, validate_outputs
 
 __all__ = ["DrOutputs", "OutputsError", "load_outputs", "parse_outputs", "read_outputs_file",
@@ -45,12 +46,12 @@ def parse_outputs(raw: Any, stack: str) -> DrOutputs:
 
 def read_outputs_file(path: Path, stack: str) -> DrOutputs:
     """Outputs from a JSON file (what `pulumi stack output --json --show-secrets` prints)."""
-    if not path.is_file():
+    if not path.exists():
         raise OutputsError(f"--outputs {path}: no such file (run `make plan STACK={stack}` to write "
                            f"build/outputs-{stack}.json, or save `pulumi stack output --json --show-secrets "
                            f"-s {stack}`)")
     try:
-        raw = json.loads(path.read_text())
+        raw = json.loads(read_text(path, "--outputs"))  # a UserError for a directory or bytes not UTF-8
     except json.JSONDecodeError as exc:
         raise OutputsError(f"--outputs {path}: not valid JSON ({exc})") from None
     return parse_outputs(raw, stack)

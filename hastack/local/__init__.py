@@ -8,7 +8,7 @@ the primary region down and run the real DR command against what is left), `veri
 `gantt`, `demo`, `cli` (`hastack local ...`, `hastack drill region`).
 
 May import: `hastack.plan` (it renders the program into moto), `hastack.dr` (it runs the real DR
-command), `hastack.config`, `hastack.errors`, `hastack.paths`, `hastack.timings`, boto3, moto.
+command), `hastack.config`, `hastack.errors`, `hastack.files`, `hastack.paths`, `hastack.timings`, boto3, moto.
 The demo runs `hastack plan` and `hastack policy check` as the commands a user types.
 Never imports: hastack.policy.
 """

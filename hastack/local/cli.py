@@ -21,6 +21,7 @@ from rich.console import Console
 
 from hastack.config import ConfigError
 from hastack.errors import EXIT_REFUSED, UserError
+from hastack.files import output_dir
 from hastack.local.demo import run_demo
 from hastack.local.deploy import LocalDeployError, deploy, fallback_summary, write_local_outputs
 from hastack.local.drill import LATENCY_PROFILES, OUTAGE_MODES, DrillError, DrillOptions, print_drill, run_drill
@@ -35,6 +36,7 @@ from hastack.local.server import (
     stop_detached,
 )
 from hastack.paths import BUILD_DIR
+from hastack.plan.render import available_stacks, stack_file
 
 local_app = typer.Typer(help="The stack deployed into an embedded moto AWS on 127.0.0.1 (no account needed).",
                         no_args_is_help=True, add_completion=False)
@@ -49,6 +51,18 @@ DEFAULT_PORT = 5000
 
 STACK = typer.Option("prod", "--stack", "-s", help="Stack to deploy (reads Pulumi.<stack>.yaml).")
 BUILD_DIR_OPTION = typer.Option(BUILD_DIR, "--build-dir", help="Where outputs, pid file and reports go.")
+
+
+def _checked(stack: str, build_dir: Path, *, create: bool = False) -> Path:
+    """Refuse an unknown stack or a --build-dir that is a file before anything starts or stops."""
+    if not stack_file(stack).is_file():
+        known = ", ".join(available_stacks()) or "none"
+        raise UserError(f"unknown stack {stack!r}: {stack_file(stack)} does not exist (stacks here: {known})")
+    if create:
+        return output_dir(build_dir, "--build-dir")
+    if build_dir.exists() and not build_dir.is_dir():
+        raise UserError(f"--build-dir {build_dir}: is a file, not a directory")
+    return build_dir
 
 
 def _deploy_and_show(stack: str, endpoint: str, build_dir: Path) -> None:
@@ -73,6 +87,7 @@ def up(
     build_dir: Path = BUILD_DIR_OPTION,
 ) -> None:
     """Start the local AWS, deploy the stack into it, print what exists per region and AZ."""
+    _checked(stack, build_dir, create=True)
     try:
         if detach:
             record = start_detached(build_dir, stack, port)
@@ -123,12 +138,14 @@ def _user_errors(stack: str) -> Iterator[None]:
 @local_app.command("down")
 def down(stack: str = STACK, build_dir: Path = BUILD_DIR_OPTION) -> None:
     """Stop the detached local AWS of the stack (nothing is left running)."""
+    _checked(stack, build_dir)
     out.print(stop_detached(build_dir, stack))
 
 
 @local_app.command("status")
 def status(stack: str = STACK, build_dir: Path = BUILD_DIR_OPTION) -> None:
     """Is a detached local AWS running for the stack, where, and what is broken in its world."""
+    _checked(stack, build_dir)
     record = read_detached(build_dir, stack)
     if record is None:
         out.print(f"no detached local AWS for stack {stack!r}")

@@ -283,9 +283,14 @@ def read_detached(build_dir: Path, stack: str) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text(errors="replace"))
     except json.JSONDecodeError:
         return None
+    # Anything but what `start_detached` writes is not a record of a running server.
+    if not isinstance(record, dict) or not isinstance(record.get("pid"), int) or not isinstance(
+            record.get("endpoint"), str):
+        return None
+    return record
 
 
 def free_port() -> int:

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from hastack.config import ConfigError
 from hastack.errors import UserError
+from hastack.files import output_dir
 from hastack.paths import BUILD_DIR
 from hastack.plan.fmea import write_fmea
 from hastack.plan.render import render, write_plan
@@ -27,6 +28,7 @@ def plan_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Write the files, print only their paths."),
 ) -> None:
     """Render the real Pulumi program offline (mock runtime) and write build/plan-<stack>.json."""
+    output_dir(build_dir, "--build-dir")  # refused before the render's seconds are spent
     try:
         plan = render(stack, config_path=config_file)
     except ConfigError as exc:

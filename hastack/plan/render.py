@@ -35,6 +35,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from hastack.config import ConfigError
 from hastack.errors import UserError
+from hastack.files import read_text
 from hastack.paths import REPO_ROOT
 from hastack.plan import mock_values
 
@@ -68,14 +69,16 @@ def available_stacks(root: Path = REPO_ROOT) -> list[str]:
 
 def read_stack_config(stack: str, root: Path = REPO_ROOT, path: Path | None = None) -> dict[str, Any]:
     """The `config:` map of `Pulumi.<stack>.yaml` (or of `path`), values as YAML parsed them."""
-    path = path or stack_file(stack, root)
-    if not path.is_file():
-        known = ", ".join(available_stacks(root)) or "none"
-        raise PlanError(f"unknown stack {stack!r}: {path} does not exist (stacks here: {known})")
+    if path is None or Path(path) == stack_file(stack, root):
+        path = stack_file(stack, root)
+        if not path.exists():
+            known = ", ".join(available_stacks(root)) or "none"
+            raise PlanError(f"unknown stack {stack!r}: {path} does not exist (stacks here: {known})")
+    text = read_text(path, "stack file")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise PlanError(f"{path}: not valid YAML: {exc}") from None
+        raise PlanError(f"stack file {path}: not valid YAML ({_yaml_problem(exc)})") from None
     config = data.get("config") if isinstance(data, dict) else None
     if not isinstance(config, dict):
         raise PlanError(f"{path}: expected a top-level 'config:' map")
@@ -83,6 +86,13 @@ def read_stack_config(stack: str, root: Path = REPO_ROOT, path: Path | None = No
         if ":" not in str(key):
             raise PlanError(f"{path}: config key {key!r} has no namespace (write hastack:{key})")
     return config
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: what and where (PyYAML's own text spans several lines)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{problem} at line {mark.line + 1} column {mark.column + 1}" if mark is not None else problem
 
 
 def engine_config(config: dict[str, Any]) -> dict[str, str]:

@@ -25,6 +25,7 @@ from rich.table import Table
 
 from hastack.config import ConfigError
 from hastack.errors import EXIT_REFUSED, UserError
+from hastack.files import output_file
 from hastack.plan.render import stack_file
 from hastack.policy.config import (
     derive_policy_config,
@@ -157,8 +158,7 @@ def config_command(
     if output is None:
         print(text, end="")
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text)
+    output_file(output, "--output").write_text(text)
     print(f"wrote {_shown(output)} (derived from {_shown(path)})")
 
 

@@ -40,6 +40,7 @@ from typing import Any
 
 from hastack import timings
 from hastack.config import NAMESPACE, StackConfig, parse_config
+from hastack.files import read_json
 from hastack.paths import REPO_ROOT
 from hastack.plan.render import read_stack_config
 from hastack.policy.runner import PolicyInfo
@@ -98,12 +99,7 @@ def render_config(config: Mapping[str, Any]) -> str:
 
 def load_policy_config(path: Path) -> dict[str, Any]:
     """A --policy-pack-config file; ValueError with the reason when it isn't a JSON object."""
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ValueError(f"policy config {path} does not exist") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"policy config {path} is not JSON: {exc}") from None
+    data = read_json(path, "policy config")  # a UserError when missing, a directory, not UTF-8 or not JSON
     if not isinstance(data, dict):
         raise ValueError(f"policy config {path} must be a JSON object of policy name -> settings")
     return data

@@ -15,7 +15,6 @@ The process is always terminated at the end (context manager), even when a call 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2, engine_pb2_grpc
 
 from hastack.paths import REPO_ROOT
+from hastack.policy.plan_file import read_plan
 
 POLICY_PACK_DIR = REPO_ROOT / "policies"
 
@@ -566,16 +566,8 @@ def _violations(response: analyzer_pb2.AnalyzeResponse, default_urn: str) -> lis
 
 
 def load_plan(path: Path) -> dict[str, Any]:
-    """A plan file written by `hastack plan` (build/plan-<stack>.json)."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise PolicyRunnerError(f"plan file {path} does not exist (run `make plan` or `hastack plan` first)") from None
-    except json.JSONDecodeError as exc:
-        raise PolicyRunnerError(f"plan file {path} is not JSON: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("resources"), list) or "stack" not in data:
-        raise PolicyRunnerError(f"{path} is not a hastack plan (expected keys project, stack, resources, outputs)")
-    data.setdefault("project", "hastack")
-    data.setdefault("outputs", {})
-    return data
+    """A plan file written by `hastack plan` (build/plan-<stack>.json), checked against its contract.
 
+    Raises `UserError` naming the file and what is wrong with it (hastack/policy/plan_file.py).
+    """
+    return read_plan(path)
