@@ -15,6 +15,7 @@ from durability import POLICIES as DURABILITY
 from pulumi_policy import EnforcementLevel, PolicyPack
 from security import POLICIES as SECURITY
 from spof import POLICIES as SPOF
+from traffic import POLICIES as TRAFFIC
 from workload import POLICIES as WORKLOAD
 
 # The SDK deserializes every resource into proxy objects once per policy; with the default
@@ -28,7 +29,7 @@ _protocol.install()
 PolicyPack(
     name="hastack-ha",
     enforcement_level=EnforcementLevel.MANDATORY,
-    policies=[*SPOF, *WORKLOAD, *CAPACITY, *SECURITY, *DURABILITY, *DETECTION, *AVAILABILITY],
+    policies=[*SPOF, *TRAFFIC, *WORKLOAD, *CAPACITY, *SECURITY, *DURABILITY, *DETECTION, *AVAILABILITY],
     description="No single point of failure, schedulable and hardened workloads, encryption, exposure and "
                 "durability basics, bounded detection and paging that reaches someone, and an availability "
                 "budget checked against the stack's SLO.",

@@ -21,6 +21,7 @@ from tests import (
     test_policy_durability,
     test_policy_secrets,
     test_policy_security,
+    test_policy_traffic,
     test_policy_workload,
 )
 from tests.policy_helpers import (
@@ -67,7 +68,7 @@ def run(pack: PolicyPackProcess, plan: dict[str, Any], policy: str, *mutations: 
 
 #: The per-module scenario tables of the newer rules (each module runs its own).
 SCENARIO_TABLES = (test_policy_workload, test_policy_capacity, test_policy_durability, test_policy_detection,
-                   test_policy_security, test_policy_secrets)
+                   test_policy_security, test_policy_secrets, test_policy_traffic)
 
 # ---------------------------------------------------------------------------------------------
 # The shipped stacks pass
