@@ -6,11 +6,13 @@ Figures, each the median of `--runs` (default 5 starts, 3 failovers) with min an
   sync), ten link proxies, pid record written (the template cluster is made once, before timing);
 * **stop** — every server stopped by pid, links closed, data removed;
 * **write rate** — acknowledged writes a second sustained by one leased PostgreSQL writer (target 200/s),
-  across an unplanned failover (its stall during the outage included);
+  in an unplanned failover: the old region's writer until the cut, then the DR region's writer;
 * **loss** — acknowledged writes lost, and the measured RPO, in an unplanned failover (`hang`) with the
-  default 70 ms one-way link, counted by the checker against the promoted replica;
+  default 70 ms one-way link, counted by the checker against the promoted replica (cut at an instant
+  at which acknowledged writes are provably still in the links: `Cut.UNREPLICATED`);
 * **outage to DR writable** — from the cut to both DR replicas promoted, the lease wait (1.5 s) included;
-* **loss over bare loopback** — the same failover with no link delay (0 on an idle machine).
+* **loss over bare loopback** — the same failover with no link delay, cut just after a write was
+  acknowledged (`Cut.WHILE_WRITING`; 0 on an idle machine).
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def main() -> int:
     bare = []
     for _ in range(min(3, args.runs)):
         with DataPlane(config.model_copy(update={"one_way_delay_ms": 0.0})) as plane:
-            bare.append(unplanned_failover(plane, "hang").postgres.lost)
+            bare.append(unplanned_failover(plane, "hang", cut="while-writing").postgres.lost)
     print(f"acknowledged writes lost, bare loopback (0 ms), hang: {figure(bare, 'writes', 0)}")
     return 0
 

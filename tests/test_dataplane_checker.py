@@ -15,24 +15,38 @@ from hastack.local.dataplane.ledger import Ledger, LedgerEntry, Outcome
 OLD, NEW = "postgres-us-east-1", "postgres-us-west-2"
 
 
-def ledger_of(*rows: tuple[int, str, float, Outcome]) -> Ledger:
+def ledger_of(*rows: tuple[int, str, float, Outcome], round_trip: float = 0.001) -> Ledger:
     ledger = Ledger()
     for row_id, target, done_at, outcome in rows:
-        ledger.record(LedgerEntry(row_id, "writer", target, done_at - 0.001, done_at, outcome))
+        ledger.record(LedgerEntry(row_id, "writer", target, done_at - round_trip, done_at, outcome))
     return ledger
 
 
-def test_lost_writes_and_the_measured_rpo_span_from_the_first_lost_to_the_last_acknowledged_on_the_old_writer() -> None:
+def test_the_measured_rpo_spans_from_sending_the_first_lost_write_to_the_last_acknowledgement_on_the_old_writer(
+        ) -> None:
     ledger = ledger_of((1, OLD, 10.00, Outcome.OK), (2, OLD, 10.05, Outcome.OK), (3, OLD, 10.10, Outcome.OK),
                        (4, OLD, 10.15, Outcome.OK), (5, OLD, 10.20, Outcome.INDETERMINATE),
                        (6, NEW, 12.00, Outcome.OK))
     result = compare(ledger, {1, 2, 6}, service="postgres", promoted=NEW)
-    assert (result.lost, result.lost_sample, result.rpo_seconds) == (2, [3, 4], 0.05)
+    # Write 3 was sent at 10.099 and write 4 acknowledged at 10.15: both ends included. The DR writer's
+    # acknowledgement (12.00) and the indeterminate write are outside the span.
+    assert (result.lost, result.lost_sample, result.rpo_seconds) == (2, [3, 4], 0.051)
     assert (result.acknowledged, result.indeterminate, result.indeterminate_present) == (5, 1, 0)
     assert result.errors == []
-    assert result.summary == (f"postgres {NEW}: lost 2 of 5 acknowledged writes (measured RPO 0.05 s); "
+    assert result.summary == (f"postgres {NEW}: lost 2 of 5 acknowledged writes (measured RPO 0.051 s); "
                               "1 indeterminate (0 applied); split brain not checked (no fence time given); "
                               "no anomaly")
+
+
+def test_a_single_lost_write_has_a_non_zero_rpo_its_own_round_trip_never_rounded_to_zero() -> None:
+    ledger = ledger_of((1, OLD, 10.00, Outcome.OK), (2, OLD, 10.05, Outcome.OK), round_trip=0.0002)
+    result = compare(ledger, {1}, service="valkey", promoted=NEW)
+    assert (result.lost, result.lost_sample) == (1, [2])
+    assert result.rpo_seconds == 0.0002  # first lost sent == last acknowledged's send: its round trip
+    assert "lost 1 of 2 acknowledged writes (measured RPO < 0.001 s)" in result.summary
+    nothing_lost = compare(ledger, {1, 2}, service="valkey", promoted=NEW)
+    assert (nothing_lost.lost, nothing_lost.rpo_seconds) == (0, 0.0)
+    assert "lost 0 of 2 acknowledged writes;" in nothing_lost.summary
 
 
 def test_indeterminate_writes_may_appear_but_failed_and_unknown_rows_are_errors() -> None:

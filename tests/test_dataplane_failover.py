@@ -29,16 +29,20 @@ def plane(request: pytest.FixtureRequest) -> Iterator[DataPlane]:
 
 
 def test_a_hanging_regional_outage_loses_acknowledged_writes_over_the_70_ms_link(plane: DataPlane) -> None:
+    """The cut comes at an instant at which the links prove acknowledged writes unreplicated (a busy
+    machine can pause a writer for longer than the delay, so the instant is chosen, not hoped for);
+    the checker, reading the promoted servers, must find at least those writes lost."""
     outcome = unplanned_failover(plane, "hang")
     for result in (outcome.postgres, outcome.valkey):
-        assert result.acknowledged >= 20  # writes flowed (a busy machine slows the 200/s writer)
-        assert result.lost > 0, result.summary  # acknowledged on the old primary, never replicated
-        assert 0 < result.rpo_seconds < 1.0
+        proven = outcome.unreplicated_at_cut[result.service]
+        assert result.acknowledged >= 20  # writes flowed
+        assert result.lost >= proven >= 1, outcome.summary  # acknowledged on the old primary, never replicated
+        assert 0 < result.rpo_seconds < 1.0, outcome.summary  # a loss has a span, even a single write's
         assert result.errors == [], result.summary
         assert result.split_brain == 0  # the lease held: nothing committed on the old primary after the fence
     assert outcome.postgres.summary.startswith(
         f"postgres postgres-us-west-2: lost {outcome.postgres.lost} of {outcome.postgres.acknowledged} "
-        f"acknowledged writes (measured RPO {outcome.postgres.rpo_seconds:.2f} s)")
+        f"acknowledged writes (measured RPO {outcome.postgres.rpo_text})")
     # The lost writes are still on the old primary, read directly around the dead links.
     primary, dr = plane.regions
     on_old = postgres_sql.row_ids(plane.direct("postgres", primary))
@@ -66,7 +70,8 @@ def test_over_bare_loopback_a_hanging_outage_loses_only_what_the_replica_itself_
     """On an idle machine nothing is lost (benchmarks/bench_dataplane.py shows it); on a loaded one
     PostgreSQL's WAL sender or receiver can run late, and the replica's own lag then covers the loss:
     nothing was lost on the link, unlike the 70 ms link, where the loss is structural."""
-    outcome = unplanned_failover(plane, "hang")
+    outcome = unplanned_failover(plane, "hang", cut="while-writing")  # nothing stays in a bare link to wait for
+    assert outcome.unreplicated_at_cut == {}
     assert outcome.postgres.acknowledged >= 20
     assert outcome.postgres.errors == []
     if outcome.postgres.lost:
@@ -77,7 +82,7 @@ def test_over_bare_loopback_a_hanging_outage_loses_only_what_the_replica_itself_
 def test_a_clean_caught_up_switchover_loses_nothing_over_the_70_ms_link(plane: DataPlane) -> None:
     outcome = planned_switchover(plane)
     for result in (outcome.postgres, outcome.valkey):
-        assert result.acknowledged >= 20  # writes flowed (a busy machine slows the 200/s writer)
+        assert result.acknowledged >= 20  # writes flowed
         assert result.lost == 0, result.summary
         assert result.errors == [] and result.split_brain == 0
     assert outcome.postgres.summary.startswith(
@@ -87,7 +92,8 @@ def test_a_clean_caught_up_switchover_loses_nothing_over_the_70_ms_link(plane: D
 def test_failback_with_writers_throughout_loses_nothing_and_restores_the_topology(plane: DataPlane) -> None:
     failover, rejoined, failback = failover_and_failback(plane, "hang")
     primary, dr = plane.regions
-    assert failover.postgres.lost > 0 and failover.postgres.errors == []  # the outage's loss, paid once
+    assert failover.postgres.lost >= failover.unreplicated_at_cut["postgres"] >= 1  # the outage's loss, paid once
+    assert failover.postgres.errors == []
     assert rejoined == [
         f"postgres-{primary} rejoined as a replica, rebuilt from a base backup of postgres-{dr}, "
         f"through the link wal:{primary}->postgres-{dr}",

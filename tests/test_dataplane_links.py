@@ -17,7 +17,6 @@ import pytest
 
 from hastack.local.dataplane.linkproxy import LinkMode, ProxyHub
 from hastack.local.dataplane.processes import LOOPBACK, Endpoint, port_is_bound
-from tests.dataplane_helpers import eventually
 
 
 class EchoServer:
@@ -124,8 +123,8 @@ def test_hang_holds_connections_without_an_answer_until_the_outage_ends(hub: Pro
     frozen = connect(link.port, timeout=10.0)
     assert round_trip(frozen, b"before") == b"before"
     frozen.sendall(b"in flight")
-    eventually(lambda: link.stats.bytes_in_flight == len(b"in flight"))  # read, inside the 1 s delay
-    link.set_mode(LinkMode.HANG)
+    # Cut at an instant at which the bytes are read and inside the 1 s delay (however late this thread runs).
+    assert hub.set_mode_when([link], LinkMode.HANG, lambda: link.stats.bytes_in_flight == len(b"in flight"), 10.0)
     assert (link.stats.bytes_dropped, link.stats.bytes_in_flight) == (len(b"in flight"), 0)
     held = connect(link.port, timeout=10.0)  # a hanging endpoint accepts...
     held.sendall(b"hello")
@@ -141,6 +140,32 @@ def test_hang_holds_connections_without_an_answer_until_the_outage_ends(hub: Pro
         sock.close()
     with connect(link.port, timeout=10.0) as healed:
         assert round_trip(healed, b"after") == b"after"
+
+
+def test_a_link_proves_what_its_upstream_sent_has_not_been_delivered_and_a_cut_then_loses_it(
+        hub: ProxyHub, echo: EchoServer) -> None:
+    link = hub.add_link("test", Endpoint(LOOPBACK, echo.port, "echo"), delay=0.3)
+    assert link.stats.delivered_upstream_read_at == 0.0  # nothing delivered yet
+    with connect(link.port, timeout=10.0) as sock:
+        first_sent = time.time()
+        assert round_trip(sock, b"one") == b"one"
+        assert link.stats.delivered_upstream_read_at > first_sent  # the answer was read after it was asked for
+        second_sent = time.time()
+        sock.sendall(b"two")
+        seen: list[float] = []
+
+        def answer_in_the_link() -> bool:  # "two" delivered to the echo, its answer read, not yet delivered
+            seen[:] = [link.stats.delivered_upstream_read_at]
+            return link.stats.bytes_forwarded == 9 and link.stats.bytes_in_flight == 3
+
+        assert hub.set_mode_when([link], LinkMode.HANG, answer_in_the_link, timeout=10.0)
+        assert first_sent < seen[0] < second_sent  # at the cut: nothing sent after `second_sent` had arrived
+        assert (link.stats.bytes_dropped, link.stats.delivered_upstream_read_at) == (3, seen[0])
+        sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):  # and never will: the cut dropped it
+            sock.recv(10)
+    assert not hub.set_mode_when([link], LinkMode.UP, lambda: False, timeout=0.05)  # never ready: no change
+    assert link.mode == LinkMode.HANG
 
 
 def test_stopping_the_hub_releases_held_connections_ports_and_its_thread(echo: EchoServer) -> None:

@@ -3,8 +3,11 @@
 After a failover the promoted database is read in full and compared with the ledger:
 
 - an `ok` write that is missing was **lost**: acknowledged to its client, never replicated. The
-  measured RPO is the span from the first lost write to the last acknowledged write on the old
-  writer (acknowledgement times, from the ledger);
+  measured RPO is the span of acknowledged history the failover rolled back, both ends included:
+  from the moment the first lost write was sent (its commit came after) to the moment the last write
+  acknowledged on the old writer was acknowledged (its commit came before), from the ledger. Every
+  lost commit lies inside it, and a single lost write spans its own round trip, so a loss never
+  reads as an RPO of 0 (it is kept to the microsecond, and is at least 1 µs);
 - an `indeterminate` write may or may not be there (both are counted, neither is an error);
 - a `failed` write that is there, or a row whose id was never attempted, is an error in the
   system under test (or in the workload);
@@ -32,6 +35,8 @@ from hastack.local.dataplane.processes import Endpoint
 from hastack.local.dataplane.workload import CACHE_PREFIX
 
 SAMPLE = 10
+#: The measured RPO's unit (the ledger's clock is far finer): a loss is at least this, never 0.
+RPO_RESOLUTION = 0.000001
 
 
 class CheckResult(BaseModel):
@@ -71,8 +76,13 @@ class CheckResult(BaseModel):
         return found
 
     @property
+    def rpo_text(self) -> str:
+        """The measured RPO to the millisecond; a loss shorter than that reads "< 0.001 s", never 0."""
+        return f"{self.rpo_seconds:.3f} s" if self.rpo_seconds >= 0.001 or not self.lost else "< 0.001 s"
+
+    @property
     def summary(self) -> str:
-        loss = (f"lost {self.lost} of {self.acknowledged} acknowledged writes (measured RPO {self.rpo_seconds:.2f} s)"
+        loss = (f"lost {self.lost} of {self.acknowledged} acknowledged writes (measured RPO {self.rpo_text})"
                 if self.lost else f"lost 0 of {self.acknowledged} acknowledged writes")
         maybe = f"{self.indeterminate} indeterminate ({self.indeterminate_present} applied)"
         if self.split_brain is None:
@@ -85,12 +95,13 @@ class CheckResult(BaseModel):
 
 
 def _rpo(lost: list[LedgerEntry], entries: list[LedgerEntry]) -> float:
+    """First lost write sent -> last write acknowledged on the old writer, to the microsecond, never 0."""
     if not lost:
         return 0.0
     old_writers = {entry.target for entry in lost}
-    first_lost = min(entry.done_at for entry in lost)
+    first_lost_sent = min(entry.sent_at for entry in lost)
     last_ok = max(entry.done_at for entry in entries if entry.outcome == Outcome.OK and entry.target in old_writers)
-    return max(0.0, last_ok - first_lost)
+    return max(round(last_ok - first_lost_sent, 6), RPO_RESOLUTION)
 
 
 def compare(ledger: Ledger, present: set[int], *, service: Literal["postgres", "valkey"], promoted: str,
@@ -111,7 +122,7 @@ def compare(ledger: Ledger, present: set[int], *, service: Literal["postgres", "
     return CheckResult(
         service=service, promoted=promoted, attempted=len(entries), acknowledged=len(by_outcome[Outcome.OK]),
         failed=len(by_outcome[Outcome.FAILED]), indeterminate=len(by_outcome[Outcome.INDETERMINATE]),
-        lost=len(lost), lost_sample=[entry.id for entry in lost[:SAMPLE]], rpo_seconds=round(_rpo(lost, entries), 3),
+        lost=len(lost), lost_sample=[entry.id for entry in lost[:SAMPLE]], rpo_seconds=_rpo(lost, entries),
         indeterminate_present=sum(entry.id in present for entry in by_outcome[Outcome.INDETERMINATE]),
         failed_present=sum(entry.id in present for entry in by_outcome[Outcome.FAILED]),
         never_attempted=len(never), never_attempted_sample=never[:SAMPLE],

@@ -14,6 +14,14 @@ A link is in one of three modes:
   freeze (nothing more is read or delivered, bytes in flight are dropped, as a partition eats
   packets). Held and frozen connections are released (reset) when the outage ends or the proxy stops.
 
+What a cut loses can be proven at the link itself: `LinkStats.delivered_upstream_read_at` is the
+wall time the link read the newest chunk from its upstream that it has delivered to the client side.
+Nothing the upstream sent after that moment has reached the client (each connection delivers in
+order, and the value is the newest over all connections). For a replication link (the replica is
+the client, the primary the upstream), a write sent to the primary after that moment is not on the
+replica yet; `ProxyHub.set_mode_when` changes modes at an instant of the loop at which a condition
+on such evidence holds, so the condition still holds when the links are cut.
+
 Memory is bounded: at most `MAX_CONNECTIONS` per link and `QUEUE_CHUNKS` chunks of `CHUNK_BYTES` in
 flight per direction (a full queue stops reading, so TCP pushes back on the sender). All links of a
 data plane share one asyncio loop in one thread.
@@ -26,7 +34,8 @@ import contextlib
 import socket
 import struct
 import threading
-from collections.abc import Coroutine
+import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -60,6 +69,9 @@ class LinkStats:
     bytes_forwarded: int = 0
     bytes_dropped: int = 0
     bytes_in_flight: int = 0  # read from one side, not yet delivered to the other (on the wire)
+    #: Wall time (epoch seconds) the newest chunk from the upstream that reached the client was read
+    #: (0.0 before any): nothing the upstream sent after it has been delivered.
+    delivered_upstream_read_at: float = 0.0
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
@@ -189,8 +201,8 @@ class LinkProxy:
             return
         self.stats.accepted += 1
         self._open.add(conn)
-        pumps = [asyncio.create_task(self._pump(conn, reader, conn.upstream)),
-                 asyncio.create_task(self._pump(conn, up_reader, writer))]
+        pumps = [asyncio.create_task(self._pump(conn, reader, conn.upstream, from_upstream=False)),
+                 asyncio.create_task(self._pump(conn, up_reader, writer, from_upstream=True))]
         conn.tasks.extend(pumps)
         await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
         if conn.frozen:  # held by a `hang`, or already reset by a `refuse`
@@ -210,30 +222,34 @@ class LinkProxy:
             self.stats.reset += 1
             conn.reset()
 
-    async def _pump(self, conn: _Connection, source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
+    async def _pump(self, conn: _Connection, source: asyncio.StreamReader, target: asyncio.StreamWriter,
+                    *, from_upstream: bool) -> None:
         """Move bytes from `source` to `target`, each chunk delivered `delay` after it was read; b"" ends it."""
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(maxsize=QUEUE_CHUNKS)
+        queue: asyncio.Queue[tuple[float, float, bytes]] = asyncio.Queue(maxsize=QUEUE_CHUNKS)
 
         async def receive() -> None:
             try:
                 while data := await source.read(CHUNK_BYTES):
+                    read_at = time.time()
                     conn.in_flight += len(data)
                     self.stats.bytes_in_flight += len(data)
-                    await queue.put((loop.time() + self.delay, data))
+                    await queue.put((loop.time() + self.delay, read_at, data))
             except OSError:
                 pass
-            await queue.put((loop.time() + self.delay, b""))
+            await queue.put((loop.time() + self.delay, time.time(), b""))
 
         receiver = asyncio.create_task(receive())
         conn.tasks.append(receiver)
         try:
             while True:
-                due, data = await queue.get()
+                due, read_at, data = await queue.get()
                 if not data:
                     return
                 if (wait := due - loop.time()) > 0:
                     await asyncio.sleep(wait)
+                if from_upstream:  # counted before the write: once written, the client may have it
+                    self.stats.delivered_upstream_read_at = max(self.stats.delivered_upstream_read_at, read_at)
                 target.write(data)
                 await target.drain()
                 conn.in_flight -= len(data)
@@ -285,6 +301,28 @@ class ProxyHub:
                 await link._set_mode(mode)
 
         self.call(change_all())
+
+    def set_mode_when(self, links: list[LinkProxy], mode: LinkMode | str, ready: Callable[[], bool],
+                      timeout: float, interval: float = 0.005) -> bool:
+        """Change several links at the first instant of the loop at which `ready()` holds; False after `timeout`.
+
+        `ready` runs on the links' loop, and the modes change in the same step, before any byte moves:
+        what `ready` read from the links' stats (what they have delivered) is still true at the cut.
+        """
+        mode = LinkMode(mode)
+
+        async def change_when_ready() -> bool:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while not ready():
+                if loop.time() >= deadline:
+                    return False
+                await asyncio.sleep(interval)
+            for link in links:  # `_set_mode` never awaits: no other task runs until every link changed
+                await link._set_mode(mode)
+            return True
+
+        return self.call(change_when_ready(), timeout=timeout + 10.0)
 
     def stop(self) -> None:
         """Reset every connection, close every listening port, stop the loop and join its thread."""

@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -254,18 +255,33 @@ class DataPlane:
                 touching.append(link)
         return touching
 
+    def replication_link(self, service: Service, region: str) -> LinkProxy:
+        """The link through which the replica in the other region pulls from `service` in `region`."""
+        (other,) = [r for r in self.regions if r != region]
+        return self.link(f"{'wal' if service == 'postgres' else 'replication'}:{other}->{server_name(service, region)}")
+
     def role(self, service: Service, region: str) -> Literal["primary", "replica"]:
         return self.roles[server_name(service, region)]
 
     # --- the world's events ----------------------------------------------------------------------
 
-    def outage(self, region: str, mode: LinkMode | str) -> str:
-        """Make `region` unreachable (`refuse` or `hang`) on every link into or out of it."""
+    def outage(self, region: str, mode: LinkMode | str, *, when: Callable[[], bool] | None = None,
+               within: float = 10.0) -> str:
+        """Make `region` unreachable (`refuse` or `hang`) on every link into or out of it.
+
+        With `when`, the links change at the first instant of their loop at which `when()` holds (it
+        runs on that loop: keep it short), so evidence it reads from the links' stats still holds at
+        the cut; DataPlaneError when it has not held within `within` seconds (nothing is cut then).
+        """
         if region not in self.regions:
             raise DataPlaneError(f"unknown region {region!r} (regions: {', '.join(self.regions)})")
         mode = LinkMode(mode)
         links = self.links_of(region)
-        self.hub.set_mode(links, mode)
+        if when is None:
+            self.hub.set_mode(links, mode)
+        elif not self.hub.set_mode_when(links, mode, when, within):
+            raise DataPlaneError(f"{region} was not cut ({mode}): the condition for the cut did not hold "
+                                 f"within {within:.1f} s")
         return f"{region} is {'healed' if mode == LinkMode.UP else f'down ({mode})'} on {len(links)} links"
 
     def heal(self, region: str) -> str:
