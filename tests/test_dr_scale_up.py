@@ -131,9 +131,12 @@ def test_no_route53_control_plane_request_even_with_route53_answering(world: Wor
 
 def test_a_throttling_burst_costs_retries_not_the_run(world: World) -> None:
     start = world.state.calls.last_seq()  # type: ignore[attr-defined]
-    world.state.update({"addThrottles": [{"service": "rds", "seconds": 1.0, "region": DR},  # type: ignore
-                                         {"service": "cloudwatch", "seconds": 1.0, "region": DR}]})
-    result = scale_up(world)
+
+    def burst() -> None:  # right after the lock: readiness's first reads meet it
+        world.state.update({"addThrottles": [{"service": "rds", "seconds": 1.0, "region": DR},  # type: ignore
+                                             {"service": "cloudwatch", "seconds": 1.0, "region": DR}]})
+
+    result = scale_up(world, observer=StepClock({"lock": burst}))
     assert result.ok, result.summary
     throttled = [c for c in world.state.calls.since(start) if c.outcome == "throttled"]  # type: ignore
     assert throttled, "the burst reached the run"
