@@ -85,3 +85,32 @@ def test_a_new_epoch_is_never_adopted_by_a_running_writer(table: None) -> None:
 def test_another_regions_writer_never_holds_it(table: None) -> None:
     LeaseStore(ClientFactory(2), COORD, 15).grant(None, PRIMARY, "test", "the primary writes")
     assert not writer(FakeClock(), region=DR).renew()
+
+
+def test_the_fence_holds_through_the_quorum(prod_plan: Any) -> None:
+    """With the seeded coordination table an MRSC global table (DR home, primary replica, witness),
+    as the world keeps its quorum: a DR-region outage does not stop the primary's writer; a primary
+    cut off from both others loses its lease within leaseSeconds; the DR command's revoke goes
+    through the DR region (DR + witness) and no writer renews after it."""
+    from hastack.dr.deployment import Deployment
+    from hastack.plan.render import stack_output_json
+    from tests.dr_world import make_world
+
+    with make_world(stack_output_json(prod_plan.outputs)) as world:
+        coord = Deployment.of(world.outputs).coordination
+        assert coord.quorum and coord.witness_region == "us-east-2"
+        clock = FakeClock()
+        primary_writer = RegionLease(world.factory(call_timeout_seconds=2), coord, PRIMARY, 15, clock=clock)
+        assert primary_writer.renew(), primary_writer.last_error
+        world.state.update({"downRegions": [DR]})
+        clock.t += 5
+        assert primary_writer.renew(), f"a DR-region outage stopped the primary: {primary_writer.last_error}"
+        world.state.update({"downRegions": [], "partitionedRegions": [PRIMARY]})
+        clock.t += 5
+        assert not primary_writer.renew() and primary_writer.remaining() == 0.0
+        assert "InternalServerError" in (primary_writer.last_error or ""), "no quorum from a cut-off primary"
+        store = LeaseStore(world.factory(call_timeout_seconds=2), coord, 15)
+        revoked = store.revoke(store.read(), "dr", "fence")  # through the DR region: DR + witness
+        world.state.update({"partitionedRegions": []})
+        assert not primary_writer.renew(), "a writer renewed after the revocation"
+        assert revoked.revoked and world.lease() == {"holder": "", "epoch": revoked.epoch}
