@@ -20,9 +20,16 @@ from hastack.dr.lease import LeaseError, LeaseStore, RegionLease
 from tests.dr_runs import coordination_table, moto_only
 
 PRIMARY, DR = "us-east-1", "us-west-2"
-COORD = Coordination(table="hastack-prod-dr-coordination", region=DR, key="pk", deployment="hastack/prod",
-                     witness_region="us-east-2", lock_id="dr-lock#hastack/prod", lease_id="lease#hastack/prod",
-                     journal_prefix="journal#hastack/prod#")
+COORD = Coordination(
+    table="hastack-prod-dr-coordination",
+    region=DR,
+    key="pk",
+    deployment="hastack/prod",
+    witness_region="us-east-2",
+    lock_id="dr-lock#hastack/prod",
+    lease_id="lease#hastack/prod",
+    journal_prefix="journal#hastack/prod#",
+)
 
 
 @pytest.fixture()
