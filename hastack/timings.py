@@ -47,6 +47,10 @@ DNS_SETTLE = Timing(ROUTE53_PROPAGATION.seconds + ALIAS_TTL.seconds,
                     f"Route 53 propagation <= {ROUTE53_PROPAGATION.seconds:.0f} s + fixed alias TTL "
                     f"{ALIAS_TTL.seconds:.0f} s")
 DNS_SETTLE_SECONDS = DNS_SETTLE.seconds
+#: The traffic switches' alarms are standard resolution (Route 53 refuses high-resolution alarms): a
+#: published value shows in the alarm's state when its 60 s period is evaluated.
+ALARM_EVALUATION = Timing(60.0, "CloudWatch standard-resolution alarm: period 60 s, evaluated once per period; "
+                                "Route 53 health checks do not accept high-resolution alarms (health-checks-types)")
 
 # --- Load balancer and pods ------------------------------------------------------------------
 

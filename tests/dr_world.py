@@ -116,27 +116,36 @@ class World:
             out.append((s["minSize"], s["desiredSize"], s["maxSize"]))
         return out
 
-    def switch_inverted(self) -> bool:
-        hc = self.client("route53", "us-east-1").get_health_check(HealthCheckId=self.outputs.dns.switch_health_check_id)
-        return bool(hc["HealthCheck"]["HealthCheckConfig"].get("Inverted"))
-
     def cache_primary(self) -> str:
         g = self.client("elasticache", self.outputs.dr_region).describe_global_replication_groups(
             GlobalReplicationGroupId=self.outputs.cache.global_datastore_id, ShowMemberInfo=True)
         return next(m["ReplicationGroupRegion"] for m in g["GlobalReplicationGroups"][0]["Members"]
                     if m["Role"] == "PRIMARY")
 
+    def coordination_item(self, key: str) -> dict[str, Any] | None:
+        c = self.outputs.coordination
+        return self.client("dynamodb", c.home_region).get_item(
+            TableName=c.table_name, Key={c.key_attribute: {"S": key}}, ConsistentRead=True).get("Item")
+
     def lock_item(self) -> dict[str, Any] | None:
-        o = self.outputs
-        return self.client("dynamodb", o.coordination.home_region).get_item(
-            TableName=o.coordination.table_name,
-            Key={o.coordination.key_attribute: {"S": f"dr-lock#{o.stack}"}}).get("Item")
+        return self.coordination_item(self.outputs.coordination.lock_key)
+
+    def lease(self) -> dict[str, Any] | None:
+        """The writers' lease as the coordination table holds it: {holder, epoch}."""
+        item = self.coordination_item(self.outputs.coordination.lease_key)
+        return None if item is None else {"holder": item["holder"]["S"], "epoch": int(item["epoch"]["N"])}
+
+    def alarm_states(self) -> dict[str, str]:
+        """The traffic switches' alarms (and any other alarm of the DR region) by name."""
+        t = self.outputs.traffic_control
+        return {a["AlarmName"]: a["StateValue"]
+                for a in self.client("cloudwatch", t.region).describe_alarms()["MetricAlarms"]}
 
     def snapshot(self) -> dict[str, Any]:
         db = self.dr_db()
         return {"replicaOf": db.get("ReadReplicaSourceDBInstanceIdentifier"), "multiAz": db["MultiAZ"],
-                "sizes": self.dr_sizes(), "switch": self.switch_inverted(), "cache": self.cache_primary(),
-                "lock": self.lock_item()}
+                "sizes": self.dr_sizes(), "cache": self.cache_primary(), "lock": self.lock_item(),
+                "lease": self.lease(), "alarms": self.alarm_states()}
 
 
 _SESSION: list[Any] = []

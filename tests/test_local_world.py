@@ -366,8 +366,9 @@ def test_in_process_outages_refuse_hang_and_are_logged() -> None:
 
 
 def test_the_seeded_world_resolves_its_failover_record_as_route53_would(prod_plan: Any) -> None:
-    """In-process, as the DR tests run: the record answers the primary ALB; once the switch is
-    flipped (what today's DR command does) and the DR region has healthy targets, the DR ALB."""
+    """In-process, as the DR tests run: the record answers the primary ALB; once the traffic switches
+    are set in the DR region (DrReady, PrimaryFenced: what the DR command publishes) and the DR region
+    has healthy targets, the DR ALB — and Route 53's API was never asked."""
     from hastack.plan.render import stack_output_json
     from tests.dr_world import make_world
 
@@ -381,12 +382,19 @@ def test_the_seeded_world_resolves_its_failover_record_as_route53_would(prod_pla
 
         primary, dr = (load_balancer_address(o.ingress[r].alb_dns_name) for r in (o.primary_region, o.dr_region))
         assert resolve(o.dns.record_name) == [primary]
-        world.client("route53", EAST).update_health_check(HealthCheckId=o.dns.switch_health_check_id, Inverted=True)
+        seeded = world.state.calls.last_seq()
+        switches = o.traffic_control.cloudwatch_alarm
+        assert switches is not None
+        for metric in (switches.dr_ready.metric_name, switches.primary_fenced.metric_name):
+            world.client("cloudwatch", o.traffic_control.region).put_metric_data(
+                Namespace=switches.namespace, MetricData=[{
+                    "MetricName": metric, "Value": 1.0, "Unit": "Count",
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in switches.dimensions.items()]}])
         assert resolve(o.dns.record_name) == [primary], "DR has no healthy target yet: every record unhealthy"
         for g in o.dr_node_groups:
             world.client("eks", o.dr_region).update_nodegroup_config(
                 clusterName=g.cluster_name, nodegroupName=g.name, scalingConfig={"minSize": 1, "desiredSize": 1,
                                                                                  "maxSize": 6})
         assert resolve(o.dns.record_name) == [dr]
-        ops = [c.operation for c in world.state.calls.since(0) if c.service in ("route53", "dns")]
-        assert "UpdateHealthCheck" in ops and f"A {o.dns.record_name}." in ops
+        ops = [c.operation for c in world.state.calls.since(seeded) if c.service in ("route53", "dns")]
+        assert f"A {o.dns.record_name}." in ops and not [op for op in ops if not op.startswith("A ")], ops

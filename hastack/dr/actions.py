@@ -12,14 +12,17 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hastack.dr.aws import ROUTE53_REGION, ClientFactory, error_code
-from hastack.outputs import StackOutputs
+from hastack.dr.aws import ClientFactory, error_code
 
 T = TypeVar("T")
 
 
 class ActionError(Exception):
-    """An AWS write failed after botocore's retries (the message names the resource)."""
+    """An AWS write failed after botocore's retries (the message names the resource; `code` is AWS's)."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _call(what: str, fn: Callable[[], T]) -> T:
@@ -27,35 +30,9 @@ def _call(what: str, fn: Callable[[], T]) -> T:
         return fn()
     except ClientError as exc:
         msg = exc.response.get("Error", {}).get("Message", str(exc))
-        raise ActionError(f"failed {what}: {error_code(exc)}: {msg}") from exc
+        raise ActionError(f"failed {what}: {error_code(exc)}: {msg}", error_code(exc)) from exc
     except BotoCoreError as exc:
         raise ActionError(f"failed {what}: {exc}") from exc
-
-
-def set_switch(aws: ClientFactory, switch_id: str, inverted: bool, fast: bool = False) -> None:
-    """Flip the Route 53 switch: Inverted=true sends traffic to DR, false back to the primary."""
-    client = aws.client("route53", ROUTE53_REGION, fast=fast)
-    _call(f"setting Route 53 switch {switch_id} to Inverted={inverted}",
-          lambda: client.update_health_check(HealthCheckId=switch_id, Inverted=inverted))
-
-
-def publish_switch(aws: ClientFactory, outputs: StackOutputs, switch: str, value: int, fast: bool = False) -> bool:
-    """Set a traffic switch (`primaryFenced` or `drReady`) to `value` with PutMetricData in the DR region.
-
-    The alarm on the metric keeps its state when nothing more is published (docs/traffic-control.md).
-    Only the cloudwatch-alarm mode is flipped here; returns False (nothing done) for ARC.
-    """
-    control = outputs.traffic_control.cloudwatch_alarm
-    if control is None:
-        return False
-    metric = control.primary_fenced if switch == "primaryFenced" else control.dr_ready
-    region = outputs.traffic_control.region
-    client = aws.client("cloudwatch", region, fast=fast)
-    _call(f"publishing {control.namespace} {metric.metric_name}={value} in {region}",
-          lambda: client.put_metric_data(Namespace=control.namespace, MetricData=[{
-              "MetricName": metric.metric_name, "Value": float(value), "Unit": "None",
-              "Dimensions": [{"Name": k, "Value": v} for k, v in control.dimensions.items()]}]))
-    return True
 
 
 def promote_replica(aws: ClientFactory, region: str, identifier: str) -> None:
@@ -73,17 +50,30 @@ def make_multi_az(aws: ClientFactory, region: str, identifier: str, instance_cla
 
 
 def create_cross_region_replica(aws: ClientFactory, region: str, identifier: str, source_arn: str,
-                                instance_class: str, tags: dict[str, str] | None = None) -> None:
+                                instance_class: str, tags: dict[str, str] | None = None,
+                                subnet_group: str | None = None, security_groups: list[str] | None = None,
+                                kms_key_id: str | None = None) -> None:
     """Failback's re-protect step: a new replica of the (now primary) DR database in the old region.
 
-    `tags` mark it as failback's own, so a re-run tells it apart from the old primary it replaces.
+    `tags` mark it as failback's own, so a re-run tells it apart from the old primary it replaces;
+    the subnet group, security groups and KMS key are the old primary's (an encrypted cross-region
+    replica needs a key in its own region). Single-AZ, as a replica is until its promotion: Multi-AZ
+    is requested after it (`home-to-prod`).
     """
     client = aws.client("rds", region)
+    extra: dict[str, Any] = {}
+    if subnet_group:
+        extra["DBSubnetGroupName"] = subnet_group
+    if security_groups:
+        extra["VpcSecurityGroupIds"] = list(security_groups)
+    if kms_key_id:
+        extra["KmsKeyId"] = kms_key_id
     tag_list = [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
     _call(f"creating DB replica {identifier!r} in {region} of {source_arn}",
           lambda: client.create_db_instance_read_replica(
               DBInstanceIdentifier=identifier, SourceDBInstanceIdentifier=source_arn,
-              DBInstanceClass=instance_class, SourceRegion=source_arn.split(":")[3], Tags=tag_list))
+              DBInstanceClass=instance_class, SourceRegion=source_arn.split(":")[3], Tags=tag_list, MultiAZ=False,
+              **extra))
 
 
 def rename_db_instance(aws: ClientFactory, region: str, identifier: str, new_identifier: str) -> None:
@@ -102,6 +92,20 @@ def failover_global_datastore(aws: ClientFactory, region: str, global_id: str,
                  lambda: client.failover_global_replication_group(
                      GlobalReplicationGroupId=global_id, PrimaryRegion=region,
                      PrimaryReplicationGroupId=replication_group_id))
+
+
+def disassociate_global_datastore(aws: ClientFactory, region: str, global_id: str, replication_group_id: str,
+                                  member_region: str) -> dict[str, Any]:
+    """Take `member_region`'s member out of the Global Datastore: it becomes a standalone primary.
+
+    AWS's documented path when the planned failover is refused because the primary member is
+    unavailable (a regional outage); the call is made in the member's (surviving) region.
+    """
+    client = aws.client("elasticache", region)
+    return _call(f"disassociating {replication_group_id!r} ({member_region}) from Global Datastore {global_id!r}",
+                 lambda: client.disassociate_global_replication_group(
+                     GlobalReplicationGroupId=global_id, ReplicationGroupId=replication_group_id,
+                     ReplicationGroupRegion=member_region))
 
 
 def scale_node_group(aws: ClientFactory, region: str, cluster: str, name: str,

@@ -71,7 +71,10 @@ class SimClock:
     def sleep(self, seconds: float) -> None:
         me = threading.get_ident()
         with self._cond:
-            if me not in self._active:  # a thread we do not know: make it a participant
+            # A thread we do not know (a helper, e.g. a best-effort call in its own thread) takes part
+            # only while it sleeps: it never holds time back once it runs on, or after it ended.
+            visiting = me not in self._active
+            if visiting:
                 self._active.add(me)
             deadline = self._now + max(0.0, seconds)
             self._wake[me] = deadline
@@ -79,6 +82,9 @@ class SimClock:
             while self._now < deadline:
                 self._cond.wait()
             del self._wake[me]
+            if visiting:
+                self._active.discard(me)
+                self._advance()
 
     def _advance(self) -> None:
         # Called with the lock held: when every participant sleeps, jump to the earliest wake-up.

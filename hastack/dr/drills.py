@@ -1,10 +1,11 @@
-"""`hastack drill`: practise a failover with one command, timed, with a JSON report.
+"""`hastack drill db-failover | cache-failover`: practise an in-region failover, timed, on the shared runner.
 
 Why drills are commands: a failover nobody has practised breaks at 3 a.m. The runbooks
 (`runbooks/database-failover.md`, `runbooks/cache-failover.md`) tell the operator to run these on a
-schedule; each run prints what it will touch, asks before acting (unless `--yes`), records every
-step with start, end, duration and status — `--dry-run` records the same steps and skips only the
-AWS writes — and ends with the measured time against the stack's RTO budget.
+schedule. They run on the same runner as scale-up and failback (`hastack.dr.runner`): the DR lock
+(a drill never overlaps a failover), a journal, steps that decide then act — `--dry-run` decides
+every step and skips only the AWS writes — and the same report, with the measured times against
+the stack's RTO budget.
 
 * `db-failover`: `RebootDBInstance(ForceFailover=True)` on the Multi-AZ writer, then a botocore
   waiter until the instance is `available` again. "Writable again" is approximated by the status
@@ -16,166 +17,60 @@ AWS writes — and ends with the measured time against the stack's RTO budget.
   replication group is `available`. AWS allows 5 such tests per rolling 24 h.
 
 The `drill` group (hastack/cli.py) also holds `hastack drill region`, the regional failover drill on
-the local AWS (hastack/local/cli.py); each is imported only when it runs.
+the local world (hastack/local/cli.py), which runs the real scale-up; each is imported only when it runs.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
-import math
 import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError, WaiterError
-from botocore.waiter import WaiterModel, create_waiter_with_client
+from botocore.exceptions import ClientError, WaiterError
 from rich.console import Console
 
-from hastack.dr.aws import factory_for
+from hastack.dr import report as rpt
+from hastack.dr.aws import ClientFactory
+from hastack.dr.clock import Clock
+from hastack.dr.deployment import Deployment
 from hastack.dr.outputs import DrOutputs, load_outputs
 from hastack.dr.preflight import require_aws
+from hastack.dr.progress import PlainProgress
+from hastack.dr.runner import (
+    CONTROL,
+    Decision,
+    Need,
+    Options,
+    Phase,
+    Run,
+    RunContext,
+    RunResult,
+    Step,
+    act,
+    blocked,
+    refuse,
+)
+from hastack.dr.waiters import WaitPolicy, WaitTimeoutError, _wait
 from hastack.errors import EXIT_REFUSED, UserError
 
 #: `hastack drill db-failover | cache-failover` (hastack/cli.py puts them in the `drill` group).
 drill_app = typer.Typer(add_completion=False)
 out = Console(highlight=False)
 
-#: Exit 1: the drill ran and failed (timeout, AWS error); user errors are `UserError` (exit 2).
+#: Exit 1: the drill ran and failed (timeout, AWS error, refusal); user errors are `UserError` (exit 2).
 EXIT_DRILL_FAILED = EXIT_REFUSED
-
-DEFAULT_DB_TIMEOUT = 1800
-DEFAULT_CACHE_TIMEOUT = 1800
-POLL_SECONDS = 15
 
 
 class DrillError(Exception):
-    """The drill cannot start or did not finish (the message names the resource and the reason)."""
+    """The drill cannot go on (the message names the resource and the reason)."""
 
 
-# ---------------------------------------------------------------------------------------------
-# What the drill targets: the stack outputs, read by the DR command's loader (same contract, same
-# `--outputs FILE` / pulumi CLI rules, same error messages)
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DrillTargets:
-    """The writer DB and the primary cache of the stack, and the budgets a drill is measured against."""
-
-    stack: str
-    db_region: str
-    db_identifier: str
-    cache_region: str
-    cache_replication_group_id: str
-    rto_budget_seconds: float
-    wait_timeout_seconds: float
-    fence_timeout_seconds: float = 20.0
-
-    @classmethod
-    def from_outputs(cls, outputs: DrOutputs) -> DrillTargets:
-        return cls(stack=outputs.stack, db_region=outputs.database.primary.region,
-                   db_identifier=outputs.database.primary.identifier, cache_region=outputs.cache.primary.region,
-                   cache_replication_group_id=outputs.cache.primary.replication_group_id,
-                   rto_budget_seconds=outputs.rto_budget_seconds,
-                   wait_timeout_seconds=outputs.dr_timeouts.wait_timeout_seconds,
-                   fence_timeout_seconds=outputs.dr_timeouts.fence_timeout_seconds)
-
-
-# ---------------------------------------------------------------------------------------------
-# AWS access: one factory (region always explicit), waiters from JSON models
-# ---------------------------------------------------------------------------------------------
-
-#: `(service, region) -> boto3 client`; the CLI passes `hastack.dr.aws.ClientFactory.client` (region always
-#: explicit, botocore standard retries with jittered backoff, bounded timeouts).
-Clients = Callable[[str, str], Any]
-
-
-def waiter_config(timeout_seconds: float, delay: int = POLL_SECONDS) -> dict[str, int]:
-    """botocore WaiterConfig polling every `delay` s for at most `timeout_seconds`."""
-    delay = max(1, int(delay))
-    return {"Delay": delay, "MaxAttempts": max(1, math.ceil(timeout_seconds / delay))}
-
-
-def _wait(client: Any, name: str, operation: str, acceptors: list[dict[str, Any]], config: dict[str, int],
-          what: str, **params: Any) -> None:
-    model = WaiterModel({"version": 2, "waiters": {name: {
-        "operation": operation, "delay": POLL_SECONDS, "maxAttempts": 120, "acceptors": acceptors}}})
-    try:
-        create_waiter_with_client(name, model, client).wait(WaiterConfig=config, **params)
-    except WaiterError as exc:
-        reason = getattr(exc, "kwargs", {}).get("reason") or str(exc)
-        raise DrillError(f"gave up waiting for {what}: {reason}") from exc
-
-
-def _jmes(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-# ---------------------------------------------------------------------------------------------
-# The journal: every step timed, also in a dry run
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Step:
-    name: str
-    started_at: str
-    ended_at: str = ""
-    duration_seconds: float = 0.0
-    status: str = "running"  # ok | skipped (dry run) | failed
-    detail: str = ""
-
-
-@dataclass
-class Journal:
-    drill: str
-    stack: str
-    dry_run: bool
-    target: dict[str, Any]
-    started_at: str = ""
-    finished_at: str = ""
-    outcome: str = "running"  # passed | failed | dry run
-    measurements: dict[str, float] = field(default_factory=dict)
-    steps: list[Step] = field(default_factory=list)
-    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
-
-    def __post_init__(self) -> None:
-        self.started_at = _now()
-
-    @contextmanager
-    def step(self, name: str, acts: bool = False) -> Iterator[Step]:
-        """Time one step; an acting step in a dry run is recorded as skipped (its body must check)."""
-        step = Step(name=name, started_at=_now())
-        self.steps.append(step)
-        t0 = self.clock()
-        try:
-            yield step
-        except Exception as exc:
-            step.status = "failed"
-            step.detail = step.detail or str(exc)
-            raise
-        else:
-            step.status = "skipped (dry run)" if acts and self.dry_run else "ok"
-        finally:
-            step.duration_seconds = round(self.clock() - t0, 3)
-            step.ended_at = _now()
-            detail = f": {step.detail}" if step.detail else ""
-            out.print(f"  [{step.status}] {step.name} ({step.duration_seconds:.1f}s){detail}", markup=False)
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("clock", None)
-        return data
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def _policy(ctx: RunContext) -> WaitPolicy:
+    return WaitPolicy(ctx.bounds.wait_timeout_seconds, int(max(1, ctx.options.poll_seconds)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,7 +79,7 @@ def _now() -> str:
 
 
 def db_instance(rds: Any, identifier: str) -> dict[str, Any]:
-    """The instance's description (probe), with an error naming it when it does not exist."""
+    """The instance's description, with an error naming it when it does not exist."""
     try:
         found = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
     except ClientError as exc:
@@ -206,57 +101,65 @@ def db_failover_refusal(instance: dict[str, Any]) -> str | None:
     return None
 
 
-def run_db_failover(targets: DrillTargets, clients: Clients, dry_run: bool, timeout_seconds: float,
-                    clock: Callable[[], float] = time.monotonic, poll_seconds: int = POLL_SECONDS) -> Journal:
-    """Forced Multi-AZ failover of the writer; returns the journal (outcome passed/failed/dry run)."""
-    ident, region = targets.db_identifier, targets.db_region
-    journal = Journal("db-failover", targets.stack, dry_run, {"region": region, "dbInstanceIdentifier": ident},
-                      clock=clock)
-    rds = clients("rds", region)
-    try:
-        with journal.step("check the writer is Multi-AZ and available") as step:
-            before = db_instance(rds, ident)
-            refusal = db_failover_refusal(before)
-            if refusal:
-                raise DrillError(refusal)
-            step.detail = (f"{ident} in {before.get('AvailabilityZone')}, standby in "
-                           f"{before.get('SecondaryAvailabilityZone', '?')}")
-        t0 = clock()
-        with journal.step("reboot with ForceFailover=True", acts=True) as step:
-            if dry_run:
-                step.detail = f"would call RebootDBInstance(DBInstanceIdentifier={ident!r}, ForceFailover=True)"
-            else:
-                status = rds.reboot_db_instance(DBInstanceIdentifier=ident, ForceFailover=True)[
-                    "DBInstance"].get("DBInstanceStatus")
-                step.detail = f"RDS answered status {status!r}"
-        with journal.step("wait until the instance is available (writable) again", acts=True) as step:
-            if dry_run:
-                step.detail = f"would wait up to {timeout_seconds:.0f}s with the db_instance_available waiter"
-            else:
-                try:
-                    rds.get_waiter("db_instance_available").wait(
-                        DBInstanceIdentifier=ident, WaiterConfig=waiter_config(timeout_seconds, poll_seconds))
-                except WaiterError as exc:
-                    raise DrillError(f"DB instance {ident!r} not available after {timeout_seconds:.0f}s: "
-                                     f"{getattr(exc, 'kwargs', {}).get('reason') or exc}") from exc
-                journal.measurements["secondsUntilAvailable"] = round(clock() - t0, 1)
-                step.detail = f"available after {journal.measurements['secondsUntilAvailable']:.1f}s"
-        with journal.step("check the primary moved to the standby's AZ", acts=True) as step:
-            if dry_run:
-                step.detail = f"would compare the AZ with {before.get('AvailabilityZone')}"
-            else:
-                after = db_instance(rds, ident)
-                moved = after.get("AvailabilityZone") != before.get("AvailabilityZone")
-                step.detail = (f"primary now in {after.get('AvailabilityZone')} (was {before.get('AvailabilityZone')})"
-                               + ("" if moved else " — unchanged: RDS may have rebooted without failing over"))
-                journal.measurements["azChanged"] = float(moved)
-        journal.outcome = "dry run" if dry_run else "passed"
-    except (DrillError, ClientError, BotoCoreError) as exc:
-        journal.outcome = "failed"
-        journal.measurements.setdefault("error", 1.0)
-        out.print(f"drill failed: {exc}", markup=False)
-    journal.finished_at = _now()
-    return journal
+def db_failover_plan(o: DrOutputs) -> list[Phase]:
+    region, ident = o.database.primary.region, o.database.primary.identifier
+    rds = (Need(CONTROL, "rds", region),)
+
+    def client(ctx: RunContext) -> Any:
+        return ctx.aws.client("rds", region)
+
+    def decide_check(ctx: RunContext) -> Decision:
+        before = db_instance(client(ctx), ident)
+        refusal = db_failover_refusal(before)
+        if refusal:
+            return refuse(refusal)
+        ctx.note("azBefore", before.get("AvailabilityZone"))
+        return act(f"{ident} in {before.get('AvailabilityZone')}, standby in "
+                   f"{before.get('SecondaryAvailabilityZone', '?')}: it can fail over")
+
+    def decide_reboot(ctx: RunContext) -> Decision:
+        return act(f"would call RebootDBInstance(DBInstanceIdentifier={ident!r}, ForceFailover=True)")
+
+    def do_reboot(ctx: RunContext) -> str:
+        ctx.note("rebootAt", ctx.clock.now())
+        status = client(ctx).reboot_db_instance(DBInstanceIdentifier=ident, ForceFailover=True)["DBInstance"].get(
+            "DBInstanceStatus")
+        return f"RebootDBInstance(ForceFailover=True) accepted: status {status!r}"
+
+    def decide_available(ctx: RunContext) -> Decision:
+        return act(f"would wait up to {ctx.bounds.wait_timeout_seconds:.0f} s until {ident} is available (writable) "
+                   "again")
+
+    def do_available(ctx: RunContext) -> str:
+        try:
+            client(ctx).get_waiter("db_instance_available").wait(DBInstanceIdentifier=ident,
+                                                                   WaiterConfig=_policy(ctx).config())
+        except WaiterError as exc:
+            raise DrillError(f"DB instance {ident!r} not available after {ctx.bounds.wait_timeout_seconds:.0f}s: "
+                             f"{getattr(exc, 'kwargs', {}).get('reason') or exc}") from exc
+        took = round(ctx.clock.now() - ctx.report.get("rebootAt", ctx.clock.now()), 1)
+        ctx.note("secondsUntilAvailable", took)
+        return f"available again after {took:.1f} s"
+
+    def decide_moved(ctx: RunContext) -> Decision:
+        return act(f"would compare the AZ with {ctx.report.get('azBefore', 'the one before')}")
+
+    def do_moved(ctx: RunContext) -> str:
+        after = db_instance(client(ctx), ident).get("AvailabilityZone")
+        before = ctx.report.get("azBefore")
+        ctx.note("azChanged", after != before)
+        return f"primary now in {after} (was {before})" + (
+            "" if after != before else " — unchanged: RDS may have rebooted without failing over")
+
+    return [Phase.serial("drill",
+                         Step("check-writer", "the writer is Multi-AZ and available", decide_check, needs=rds,
+                              read_only=True),
+                         Step("reboot-with-failover", "RebootDBInstance with ForceFailover=True", decide_reboot,
+                              do_reboot, rds),
+                         Step("writer-available", "wait until the writer is available again", decide_available,
+                              do_available, rds, read_only=True),
+                         Step("az-moved", "check the primary moved to the standby's AZ", decide_moved, do_moved, rds,
+                              read_only=True))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,64 +204,118 @@ def cache_failover_refusal(group: dict[str, Any], node_group_id: str) -> str | N
     return None
 
 
-def run_cache_failover(targets: DrillTargets, clients: Clients, dry_run: bool, timeout_seconds: float,
-                       node_group_id: str | None = None, clock: Callable[[], float] = time.monotonic,
-                       poll_seconds: int = POLL_SECONDS) -> Journal:
-    """TestFailover on one shard of the primary replication group; returns the journal."""
-    rg_id, region = targets.cache_replication_group_id, targets.cache_region
-    journal = Journal("cache-failover", targets.stack, dry_run,
-                      {"region": region, "replicationGroupId": rg_id}, clock=clock)
-    ec = clients("elasticache", region)
-    try:
-        with journal.step("check the replication group can fail over") as step:
-            group = replication_group(ec, rg_id)
-            ngid = node_group_id or (group.get("NodeGroups") or [{}])[0].get("NodeGroupId", "0001")
-            journal.target["nodeGroupId"] = ngid
-            refusal = cache_failover_refusal(group, ngid)
-            if refusal:
-                raise DrillError(refusal)
-            before = primary_member(group, ngid)
-            step.detail = (f"{rg_id} shard {ngid}: primary {before.get('CacheClusterId')} in "
-                           f"{before.get('PreferredAvailabilityZone')}")
-        t0 = clock()
-        started = datetime.now(UTC)
-        with journal.step("TestFailover", acts=True) as step:
-            if dry_run:
-                step.detail = f"would call TestFailover(ReplicationGroupId={rg_id!r}, NodeGroupId={ngid!r})"
-            else:
-                ec.test_failover(ReplicationGroupId=rg_id, NodeGroupId=ngid)
-                step.detail = "accepted"
-        with journal.step("wait for the 'Failover ... completed' event", acts=True) as step:
-            if dry_run:
-                step.detail = f"would wait up to {timeout_seconds:.0f}s for the event"
-            else:
-                done = "length(Events[?contains(Message, 'Failover') && contains(Message, 'completed')]) > `0`"
-                _wait(ec, "CacheFailoverCompleted", "DescribeEvents", [
-                    {"matcher": "path", "argument": done, "expected": True, "state": "success"},
-                ], waiter_config(timeout_seconds, poll_seconds), f"the failover of {rg_id} shard {ngid}",
-                    SourceType="replication-group", SourceIdentifier=rg_id, StartTime=started)
-                journal.measurements["secondsUntilFailoverCompleted"] = round(clock() - t0, 1)
-                step.detail = f"completed after {journal.measurements['secondsUntilFailoverCompleted']:.1f}s"
-        with journal.step("wait until the replication group is available", acts=True) as step:
-            if dry_run:
-                step.detail = "would wait with the replication_group_available waiter"
-            else:
-                try:
-                    ec.get_waiter("replication_group_available").wait(
-                        ReplicationGroupId=rg_id, WaiterConfig=waiter_config(timeout_seconds, poll_seconds))
-                except WaiterError as exc:
-                    raise DrillError(f"replication group {rg_id!r} not available after {timeout_seconds:.0f}s: "
-                                     f"{getattr(exc, 'kwargs', {}).get('reason') or exc}") from exc
-                after = primary_member(replication_group(ec, rg_id), ngid)
-                journal.measurements["secondsUntilAvailable"] = round(clock() - t0, 1)
-                step.detail = (f"primary now {after.get('CacheClusterId')} in {after.get('PreferredAvailabilityZone')}"
-                               f" (was {before.get('CacheClusterId')})")
-        journal.outcome = "dry run" if dry_run else "passed"
-    except (DrillError, ClientError, BotoCoreError) as exc:
-        journal.outcome = "failed"
-        out.print(f"drill failed: {exc}", markup=False)
-    journal.finished_at = _now()
-    return journal
+def cache_failover_plan(o: DrOutputs, node_group_id: str | None = None) -> list[Phase]:
+    region, rg_id = o.cache.primary.region, o.cache.primary.replication_group_id
+    ec_need = (Need(CONTROL, "elasticache", region),)
+
+    def client(ctx: RunContext) -> Any:
+        return ctx.aws.client("elasticache", region)
+
+    def decide_check(ctx: RunContext) -> Decision:
+        group = replication_group(client(ctx), rg_id)
+        ngid = node_group_id or (group.get("NodeGroups") or [{}])[0].get("NodeGroupId", "0001")
+        ctx.note("nodeGroupId", ngid)
+        refusal = cache_failover_refusal(group, ngid)
+        if refusal:
+            return refuse(refusal)
+        before = primary_member(group, ngid)
+        ctx.note("primaryBefore", before.get("CacheClusterId"))
+        return act(f"{rg_id} shard {ngid}: primary {before.get('CacheClusterId')} in "
+                   f"{before.get('PreferredAvailabilityZone')}; it can fail over")
+
+    def decide_test(ctx: RunContext) -> Decision:
+        return act(f"would call TestFailover(ReplicationGroupId={rg_id!r}, "
+                   f"NodeGroupId={ctx.report.get('nodeGroupId')!r})")
+
+    def do_test(ctx: RunContext) -> str:
+        ctx.note("testAt", ctx.clock.now())
+        ctx.note("testStartedAt", dt.datetime.now(dt.UTC))
+        client(ctx).test_failover(ReplicationGroupId=rg_id, NodeGroupId=ctx.report["nodeGroupId"])
+        return f"TestFailover accepted for {rg_id} shard {ctx.report['nodeGroupId']}"
+
+    def decide_completed(ctx: RunContext) -> Decision:
+        return act(f"would wait up to {ctx.bounds.wait_timeout_seconds:.0f} s for the 'Failover ... completed' event")
+
+    def do_completed(ctx: RunContext) -> str:
+        done = "length(Events[?contains(Message, 'Failover') && contains(Message, 'completed')]) > `0`"
+        try:
+            _wait(client(ctx), "CacheFailoverCompleted", "DescribeEvents", [
+                {"matcher": "path", "argument": done, "expected": True, "state": "success"},
+            ], _policy(ctx), f"the failover of {rg_id} shard {ctx.report['nodeGroupId']}",
+                SourceType="replication-group", SourceIdentifier=rg_id, StartTime=ctx.report["testStartedAt"])
+        except WaitTimeoutError as exc:
+            raise DrillError(str(exc)) from exc
+        took = round(ctx.clock.now() - ctx.report["testAt"], 1)
+        ctx.note("secondsUntilFailoverCompleted", took)
+        return f"failover completed after {took:.1f} s"
+
+    def decide_available(ctx: RunContext) -> Decision:
+        return act("would wait with the replication_group_available waiter")
+
+    def do_available(ctx: RunContext) -> str:
+        try:
+            client(ctx).get_waiter("replication_group_available").wait(ReplicationGroupId=rg_id,
+                                                                        WaiterConfig=_policy(ctx).config())
+        except WaiterError as exc:
+            raise DrillError(f"replication group {rg_id!r} not available after {ctx.bounds.wait_timeout_seconds:.0f}s: "
+                             f"{getattr(exc, 'kwargs', {}).get('reason') or exc}") from exc
+        after = primary_member(replication_group(client(ctx), rg_id), ctx.report["nodeGroupId"])
+        took = round(ctx.clock.now() - ctx.report["testAt"], 1)
+        ctx.note("secondsUntilAvailable", took)
+        return (f"primary now {after.get('CacheClusterId')} in {after.get('PreferredAvailabilityZone')} (was "
+                f"{ctx.report.get('primaryBefore')})")
+
+    return [Phase.serial("drill",
+                         Step("check-group", "the replication group can fail over", decide_check, needs=ec_need,
+                              read_only=True),
+                         Step("test-failover", "TestFailover on the shard", decide_test, do_test, ec_need),
+                         Step("failover-completed", "wait for the 'Failover ... completed' event", decide_completed,
+                              do_completed, ec_need, read_only=True),
+                         Step("group-available", "wait until the replication group is available", decide_available,
+                              do_available, ec_need, read_only=True))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a drill
+# ---------------------------------------------------------------------------------------------
+
+MEASUREMENTS = ("secondsUntilAvailable", "secondsUntilFailoverCompleted", "azChanged")
+
+
+def run_drill(name: str, phases: list[Phase], outputs: DrOutputs, aws: ClientFactory, options: Options,
+              wait_timeout_seconds: float | None = None, clock: Clock | None = None,
+              observer: Any = None) -> RunResult:
+    """One drill on the shared runner (lock, journal, steps, report, unlock)."""
+    deployment = Deployment.of(outputs)
+    if wait_timeout_seconds is not None:
+        deployment = dataclasses.replace(
+            deployment, bounds=deployment.bounds.with_overrides(wait_timeout_seconds=wait_timeout_seconds))
+    run = Run(f"drill {name}", outputs, aws, outputs.primary_region, deployment=deployment, options=options,
+              clock=clock, observer=observer)
+    return run.execute(phases, lambda r: _summary(name, r))
+
+
+def outcome(result: RunResult) -> str:
+    if result.dry_run:
+        return "dry run" if result.ok else "dry run: would fail"
+    return "passed" if result.ok else "failed"
+
+
+def measurements(result: RunResult) -> dict[str, Any]:
+    return {k: result.report[k] for k in MEASUREMENTS if k in result.report}
+
+
+def _summary(name: str, result: RunResult) -> str:
+    if result.blocking():
+        return f"drill {name} {'would fail' if result.dry_run else 'failed'}: {blocked(result)}"
+    figures = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                        for k, v in measurements(result).items())
+    return f"drill {name}: {outcome(result)}" + (f" — {figures}" if figures else "")
+
+
+def as_json(name: str, result: RunResult, budget: float) -> dict[str, Any]:
+    body = rpt.as_json(result, {"rto": budget})
+    return {"drill": name, "outcome": outcome(result), "measurements": measurements(result), **body}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,20 +325,10 @@ def run_cache_failover(targets: DrillTargets, clients: Clients, dry_run: bool, t
 StackOption = typer.Option(..., "--stack", "-s", help="Stack whose resources the drill targets.")
 OutputsOption = typer.Option(None, "--outputs", help="Stack outputs JSON (`pulumi stack output --json "
                              "--show-secrets` or build/outputs-<stack>.json); default: ask the pulumi CLI.")
-DryRunOption = typer.Option(False, "--dry-run", help="Record every step, call no AWS write.")
-ReportOption = typer.Option(None, "--report", help="Write the timed journal as JSON to this file.")
+DryRunOption = typer.Option(False, "--dry-run", help="Decide every step, call no AWS write.")
+ReportOption = typer.Option(None, "--report", help="Write the timed report as JSON to this file.")
 YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
-
-
-def _targets(stack: str, outputs: Path | None) -> DrillTargets:
-    # An OutputsError is a UserError: the root command prints it and exits 2.
-    targets = DrillTargets.from_outputs(load_outputs(stack, outputs))
-    require_aws()  # no credentials, or an AWS_ENDPOINT_URL that does not answer: one line, exit 2
-    return targets
-
-
-def _clients(targets: DrillTargets) -> Clients:
-    return factory_for(targets.fence_timeout_seconds, targets.wait_timeout_seconds).client
+TimeoutOption = typer.Option(None, "--timeout", help="Seconds to wait (default drTimeouts.waitTimeoutSeconds).")
 
 
 def _stdin_is_terminal() -> bool:
@@ -397,65 +344,60 @@ def _confirm(what: str, dry_run: bool, yes: bool) -> None:
         raise UserError("aborted: nothing was changed")
 
 
-def _finish(journal: Journal, report: Path | None, budget: float) -> None:
+def _timeout(given: int | None) -> float | None:
+    if given is not None and given < 60:
+        raise UserError(f"--timeout {given} is too short: at least 60 seconds")
+    return None if given is None else float(given)
+
+
+def _outputs(stack: str, path: Path | None) -> DrOutputs:
+    outputs = load_outputs(stack, path)  # an OutputsError is a UserError: the root command prints it, exit 2
+    require_aws()  # no credentials, or an AWS_ENDPOINT_URL that does not answer: one line, exit 2
+    return outputs
+
+
+def _drill(name: str, stack: str, outputs_path: Path | None, dry_run: bool, report: Path | None,
+           timeout: int | None, phases_of: Any, what: str) -> None:
+    outputs = _outputs(stack, outputs_path)
+    wait = _timeout(timeout)
+    out.print(f"{name} drill, stack {stack}: {what}{' (dry run)' if dry_run else ''}")
+    deployment = Deployment.of(outputs)
+    aws = ClientFactory(deployment.bounds.call_timeout_seconds)
+    result = run_drill(name, phases_of(outputs), outputs, aws, Options(dry_run=dry_run), wait,
+                       observer=PlainProgress(sys.stdout))
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(json.dumps(journal.to_json(), indent=2) + "\n")
+        report.write_text(json.dumps(as_json(name, result, outputs.rto_budget_seconds), indent=2, default=str) + "\n")
         out.print(f"wrote report: {report}")
-    figures = ", ".join(f"{k} {v:g}" for k, v in journal.measurements.items())
-    budget_note = f" (RTO budget {budget:.0f}s)" if budget else ""
-    out.print(f"drill {journal.drill} on stack {journal.stack}: {journal.outcome}"
-              f"{' — ' + figures if figures else ''}{budget_note}")
-    if journal.outcome == "failed":
+    out.print(f"{result.summary} (RTO budget {outputs.rto_budget_seconds:.0f}s)")
+    if not result.ok:
         raise typer.Exit(EXIT_DRILL_FAILED)
 
 
-def _timeout(given: int | None, targets: DrillTargets, default: int) -> float:
-    if given is not None:
-        if given < 60:
-            raise UserError(f"--timeout {given} is too short: at least 60 seconds")
-        return float(given)
-    return float(targets.wait_timeout_seconds or default)
-
-
 @drill_app.command("db-failover")
-def db_failover_command(
-    stack: str = StackOption,
-    outputs: Path | None = OutputsOption,
-    dry_run: bool = DryRunOption,
-    report: Path | None = ReportOption,
-    yes: bool = YesOption,
-    timeout: int | None = typer.Option(None, "--timeout", help="Seconds to wait for the instance "
-                                       "(default drTimeouts.waitTimeoutSeconds)."),
-) -> None:
+def db_failover_command(stack: str = StackOption, outputs: Path | None = OutputsOption, dry_run: bool = DryRunOption,
+                        report: Path | None = ReportOption, yes: bool = YesOption,
+                        timeout: int | None = TimeoutOption) -> None:
     """Forced Multi-AZ failover of the writer DB (reboot with failover), timed until it is available again."""
-    targets = _targets(stack, outputs)
-    wait = _timeout(timeout, targets, DEFAULT_DB_TIMEOUT)
-    out.print(f"db-failover drill, stack {stack}: writer {targets.db_identifier} in {targets.db_region}"
-              f"{' (dry run)' if dry_run else ''}")
-    _confirm(f"This reboots {targets.db_identifier} with a forced failover: writes fail for about a minute.",
-             dry_run, yes)
-    journal = run_db_failover(targets, _clients(targets), dry_run, wait)
-    _finish(journal, report, targets.rto_budget_seconds)
+    o = _outputs(stack, outputs)
+    ident = o.database.primary.identifier
+    _confirm(f"This reboots {ident} with a forced failover: writes fail for about a minute.", dry_run, yes)
+    _drill("db-failover", stack, outputs, dry_run, report, timeout, db_failover_plan,
+           f"writer {ident} in {o.database.primary.region}")
 
 
 @drill_app.command("cache-failover")
-def cache_failover_command(
-    stack: str = StackOption,
-    outputs: Path | None = OutputsOption,
-    dry_run: bool = DryRunOption,
-    report: Path | None = ReportOption,
-    yes: bool = YesOption,
-    node_group: str | None = typer.Option(None, "--node-group", help="Shard to fail over (default: the first)."),
-    timeout: int | None = typer.Option(None, "--timeout", help="Seconds to wait for the failover "
-                                       "(default drTimeouts.waitTimeoutSeconds)."),
-) -> None:
+def cache_failover_command(stack: str = StackOption, outputs: Path | None = OutputsOption,
+                           dry_run: bool = DryRunOption, report: Path | None = ReportOption, yes: bool = YesOption,
+                           node_group: str | None = typer.Option(None, "--node-group",
+                                                                 help="Shard to fail over (default: the first)."),
+                           timeout: int | None = TimeoutOption) -> None:
     """ElastiCache TestFailover on a shard of the primary replication group, timed until it completes."""
-    targets = _targets(stack, outputs)
-    wait = _timeout(timeout, targets, DEFAULT_CACHE_TIMEOUT)
-    out.print(f"cache-failover drill, stack {stack}: replication group {targets.cache_replication_group_id} in "
-              f"{targets.cache_region}{' (dry run)' if dry_run else ''}")
-    _confirm(f"This fails over a shard of {targets.cache_replication_group_id}: writes fail for seconds "
-             "(AWS allows 5 test failovers per 24 h).", dry_run, yes)
-    journal = run_cache_failover(targets, _clients(targets), dry_run, wait, node_group)
-    _finish(journal, report, targets.rto_budget_seconds)
+    o = _outputs(stack, outputs)
+    rg = o.cache.primary.replication_group_id
+    _confirm(f"This fails over a shard of {rg}: writes fail for seconds (AWS allows 5 test failovers per 24 h).",
+             dry_run, yes)
+    _drill("cache-failover", stack, outputs, dry_run, report, timeout,
+           lambda outs: cache_failover_plan(outs, node_group), f"replication group {rg} in {o.cache.primary.region}")
+
+

@@ -1,11 +1,16 @@
-"""The run journal: what DR runs did, kept next to the lock in the stack's DynamoDB table.
+"""One journal per run: the facts a run cannot read back from AWS, kept in the coordination table.
 
 Why a journal when every step derives "done" from AWS's actual state: a few facts cannot be read
-back afterwards — the replica lag at the moment of promotion (the RPO actually paid), whether the
-fence reached the primary, that a promotion was already *issued* (RDS still shows a replica while
-it reboots; promoting twice would fail). Keeping them in the lock table (DR region) rather than on
-the operator's laptop means a second operator on another host, re-running after a crash, sees
-them too. A journal whose last run finished is closed: the next run starts a new one.
+back afterwards — that a promotion was already *issued* (RDS still shows a replica while it
+reboots; promoting twice fails), the evidence the RPO gate saw, the moment the fence held. Keeping
+them in the coordination table (the DR region) rather than on the operator's laptop means a
+second operator on another host, re-running after a crash, sees them too.
+
+The journal belongs to one run (`journal#<deployment>#<runId>`): it is read only after the lock is
+held, written only while holding it, and every write is conditional on `ownerRunId = me`. A run
+that took over the lock of a crashed run of the same command resumes that run's facts (the lock
+item names it); a run that *ended* — finished or refused — is history: its facts never skip a
+later incident's gates. `last-run#<deployment>` points at the latest run, for `hastack dr status`.
 """
 
 from __future__ import annotations
@@ -16,75 +21,141 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hastack.dr.aws import ClientFactory
+from hastack.dr.aws import ClientFactory, error_code
+from hastack.dr.deployment import Coordination
 
 
-class Journal:
-    """In-memory journal, persisted after every change when `store` is configured."""
+class RunJournal:
+    """This run's journal; in memory only for a dry run (`read_only`) or without a table."""
 
-    def __init__(self, aws: ClientFactory | None = None, table: str = "", region: str = "", key: str = "",
-                 journal_id: str = "", read_only: bool = False) -> None:
-        self.read_only = read_only  # a dry run reads the journal but never writes it
-        self.aws, self.table, self.region, self.key, self.journal_id = aws, table, region, key, journal_id
+    def __init__(self, aws: ClientFactory | None, coordination: Coordination | None, run_id: str,
+                 read_only: bool = False) -> None:
+        self.aws, self.coord, self.run_id, self.read_only = aws, coordination, run_id, read_only
         self._lock = threading.Lock()
-        self.data: dict[str, Any] = {"runs": [], "facts": {}, "steps": {}, "finished": False}
-        self.previous: dict[str, Any] | None = None
+        self.facts: dict[str, Any] = {}
+        self.steps: dict[str, dict[str, str]] = {}
+        self.command = ""
+        self.started_at = ""
+        self.resumed_from: str | None = None
         self.persist_error: str | None = None
+        self._begun = False
 
     @property
     def stored(self) -> bool:
-        return bool(self.aws and self.table and self.key)
+        return bool(self.aws and self.coord) and not self.read_only
 
-    def load(self) -> None:
-        """Read the stored journal; a finished one is kept as `previous` and a new one begins."""
-        if not self.stored:
-            return
-        try:
-            item = self.aws.client("dynamodb", self.region).get_item(  # type: ignore[union-attr]
-                TableName=self.table, Key={self.key: {"S": self.journal_id}}, ConsistentRead=True).get("Item")
-        except (ClientError, BotoCoreError) as exc:
-            self.persist_error = f"could not read the DR journal: {exc}"
-            return
-        if not item:
-            return
-        data = json.loads(item.get("journal", {}).get("S", "{}"))
-        self.previous = data
-        if not data.get("finished"):
-            self.data = {"runs": data.get("runs", []), "facts": data.get("facts", {}),
-                         "steps": data.get("steps", {}), "finished": False}
+    def _client(self) -> Any:
+        return self.aws.client("dynamodb", self.coord.region)  # type: ignore[union-attr]
 
-    def begin(self, run_id: str, started: str, command: str) -> None:
+    def _key(self, item_id: str) -> dict[str, Any]:
+        return {self.coord.key: {"S": item_id}}  # type: ignore[union-attr]
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def read(self, run_id: str) -> dict[str, Any] | None:
+        """Another run's journal as stored (None when there is none)."""
+        if not (self.aws and self.coord):
+            return None
+        item = self._client().get_item(TableName=self.coord.table, Key=self._key(self.coord.journal_id(run_id)),
+                                       ConsistentRead=True).get("Item")
+        return decode(item) if item else None
+
+    # --- the run's life ---------------------------------------------------------------------------
+
+    def begin(self, command: str, started_at: str, took_over_run_id: str | None) -> str | None:
+        """Open this run's journal (after the lock is ours); returns a note when a crashed run is resumed."""
+        self.command, self.started_at = command, started_at
+        note = None
+        if took_over_run_id:
+            try:
+                previous = self.read(took_over_run_id)
+            except (ClientError, BotoCoreError) as exc:
+                previous = None
+                note = f"could not read the journal of run {took_over_run_id} ({exc}): starting afresh"
+            if previous is not None:
+                if previous.get("ended"):
+                    note = f"run {took_over_run_id} had ended: its facts are not used"
+                elif previous.get("command") != command:
+                    note = f"run {took_over_run_id} was `{previous.get('command')}`: its facts are not used"
+                else:
+                    self.facts = dict(previous.get("facts", {}))
+                    self.resumed_from = took_over_run_id
+                    note = (f"resuming run {took_over_run_id} (started {previous.get('startedAt')}, stopped early): "
+                            f"its facts {sorted(self.facts) or '(none)'} are reused")
         with self._lock:
-            self.data["runs"].append({"runId": run_id, "started": started, "command": command})
-        self.save()
+            self._begun = True
+        self._save(create=True)
+        if self._begun:
+            self._point_last_run()
+        return note
 
     def fact(self, name: str, default: Any = None) -> Any:
         with self._lock:
-            return self.data["facts"].get(name, default)
+            return self.facts.get(name, default)
 
     def set_fact(self, name: str, value: Any) -> None:
         with self._lock:
-            self.data["facts"][name] = value
-        self.save()
+            self.facts[name] = value
+        self._save()
 
     def record_step(self, name: str, status: str, sentence: str) -> None:
         with self._lock:
-            self.data["steps"][name] = {"status": status, "sentence": sentence}
-        self.save()
+            self.steps[name] = {"status": status, "sentence": sentence}
+        self._save()
 
-    def finish(self, finished: bool) -> None:
+    def end(self, ok: bool) -> None:
+        self._save(ended=True, ok=ok)
+
+    # --- storage ----------------------------------------------------------------------------------
+
+    def _item(self, ended: bool, ok: bool | None) -> dict[str, Any]:
         with self._lock:
-            self.data["finished"] = finished
-        self.save()
+            body = {"facts": self.facts, "steps": self.steps}
+            data = json.dumps(body, sort_keys=True, default=str)
+        item = {**self._key(self.coord.journal_id(self.run_id)),  # type: ignore[union-attr]
+                "ownerRunId": {"S": self.run_id}, "command": {"S": self.command},
+                "startedAt": {"S": self.started_at}, "ended": {"BOOL": ended}, "journal": {"S": data}}
+        if ok is not None:
+            item["ok"] = {"BOOL": ok}
+        if self.resumed_from:
+            item["resumedFrom"] = {"S": self.resumed_from}
+        return item
 
-    def save(self) -> None:
-        if not self.stored or self.read_only:
+    def _save(self, create: bool = False, ended: bool = False, ok: bool | None = None) -> None:
+        if not self.stored or not self._begun:
             return
-        with self._lock:
-            body = json.dumps(self.data, sort_keys=True)
+        if create:
+            cond: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(#k)",
+                                    "ExpressionAttributeNames": {"#k": self.coord.key}}  # type: ignore[union-attr]
+        else:
+            cond = {"ConditionExpression": "ownerRunId = :me", "ExpressionAttributeValues": {":me": {"S": self.run_id}}}
         try:
-            self.aws.client("dynamodb", self.region).put_item(  # type: ignore[union-attr]
-                TableName=self.table, Item={self.key: {"S": self.journal_id}, "journal": {"S": body}})
+            self._client().put_item(TableName=self.coord.table, Item=self._item(ended, ok),  # type: ignore[union-attr]
+                                    **cond)
             self.persist_error = None
-        except (ClientError, BotoCoreError) as exc:  # the run goes on; the report says the journal is stale
-            self.persist_error = f"could not write the DR journal: {exc}"
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                self.persist_error = f"this run's journal {self.run_id} is owned by another run: not written"
+                with self._lock:
+                    self._begun = False  # never write into a journal that is not ours
+            else:
+                self.persist_error = f"could not write this run's journal: {exc}"
+        except BotoCoreError as exc:  # the run goes on; the report says the journal is stale
+            self.persist_error = f"could not write this run's journal: {exc}"
+
+    def _point_last_run(self) -> None:
+        try:
+            self._client().put_item(TableName=self.coord.table, Item={  # type: ignore[union-attr]
+                **self._key(self.coord.last_run_id), "runId": {"S": self.run_id},  # type: ignore[union-attr]
+                "command": {"S": self.command}, "startedAt": {"S": self.started_at}})
+        except (ClientError, BotoCoreError) as exc:
+            self.persist_error = f"could not record the last run: {exc}"
+
+
+def decode(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored journal item as plain data."""
+    body = json.loads(item.get("journal", {}).get("S", "{}"))
+    return {"runId": item.get("ownerRunId", {}).get("S"), "command": item.get("command", {}).get("S"),
+            "startedAt": item.get("startedAt", {}).get("S"), "ended": item.get("ended", {}).get("BOOL", False),
+            "ok": item.get("ok", {}).get("BOOL"), "resumedFrom": item.get("resumedFrom", {}).get("S"),
+            "facts": body.get("facts", {}), "steps": body.get("steps", {})}

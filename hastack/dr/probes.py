@@ -7,20 +7,19 @@ plain data (dicts, numbers, None for "does not exist") and names the resource in
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hastack.dr.aws import ROUTE53_REGION, ClientFactory, error_code
+from hastack.dr.aws import ClientFactory, error_code
 
 
 class ProbeError(Exception):
     """A read failed for a reason other than "not found" (the message names the resource)."""
 
 
-def _wrap(what: str, exc: Exception) -> ProbeError:
+def wrap(what: str, exc: Exception) -> ProbeError:
     code = error_code(exc)
     return ProbeError(f"could not read {what}: {code + ': ' if code else ''}{exc}")
 
@@ -28,16 +27,16 @@ def _wrap(what: str, exc: Exception) -> ProbeError:
 # --- database ---------------------------------------------------------------------------------
 
 
-def db_instance(aws: ClientFactory, region: str, identifier: str, fast: bool = False) -> dict[str, Any] | None:
+def db_instance(aws: ClientFactory, region: str, identifier: str) -> dict[str, Any] | None:
     """The DB instance as RDS describes it, or None when it does not exist."""
     try:
-        found = aws.client("rds", region, fast=fast).describe_db_instances(DBInstanceIdentifier=identifier)
+        found = aws.client("rds", region).describe_db_instances(DBInstanceIdentifier=identifier)
     except ClientError as exc:
         if error_code(exc) == "DBInstanceNotFound":
             return None
-        raise _wrap(f"DB instance {identifier!r} in {region}", exc) from exc
+        raise wrap(f"DB instance {identifier!r} in {region}", exc) from exc
     except BotoCoreError as exc:
-        raise _wrap(f"DB instance {identifier!r} in {region}", exc) from exc
+        raise wrap(f"DB instance {identifier!r} in {region}", exc) from exc
     instances = found.get("DBInstances", [])
     return instances[0] if instances else None
 
@@ -64,22 +63,6 @@ def replication_state(instance: dict[str, Any]) -> str | None:
     return None
 
 
-def replica_lag_seconds(aws: ClientFactory, region: str, identifier: str,
-                        window_seconds: int = 600) -> float | None:
-    """The latest CloudWatch `ReplicaLag` (seconds) of the replica, or None without datapoints."""
-    end = dt.datetime.now(dt.UTC)
-    try:
-        stats = aws.client("cloudwatch", region).get_metric_statistics(
-            Namespace="AWS/RDS", MetricName="ReplicaLag",
-            Dimensions=[{"Name": "DBInstanceIdentifier", "Value": identifier}],
-            StartTime=end - dt.timedelta(seconds=window_seconds), EndTime=end + dt.timedelta(seconds=60),
-            Period=60, Statistics=["Maximum"])
-    except (ClientError, BotoCoreError) as exc:
-        raise _wrap(f"CloudWatch ReplicaLag of {identifier!r} in {region}", exc) from exc
-    points = sorted(stats.get("Datapoints", []), key=lambda p: p["Timestamp"])
-    return float(points[-1]["Maximum"]) if points else None
-
-
 # --- compute ----------------------------------------------------------------------------------
 
 
@@ -89,9 +72,9 @@ def node_group(aws: ClientFactory, region: str, cluster: str, name: str) -> dict
     except ClientError as exc:
         if error_code(exc) == "ResourceNotFoundException":
             return None
-        raise _wrap(f"node group {name!r} of cluster {cluster!r} in {region}", exc) from exc
+        raise wrap(f"node group {name!r} of cluster {cluster!r} in {region}", exc) from exc
     except BotoCoreError as exc:
-        raise _wrap(f"node group {name!r} of cluster {cluster!r} in {region}", exc) from exc
+        raise wrap(f"node group {name!r} of cluster {cluster!r} in {region}", exc) from exc
 
 
 def scaling(group: dict[str, Any]) -> tuple[int, int, int]:
@@ -109,7 +92,9 @@ def load_balancer(aws: ClientFactory, region: str, arn: str) -> dict[str, Any] |
     except ClientError as exc:
         if error_code(exc) == "LoadBalancerNotFound":
             return None
-        raise _wrap(f"load balancer {arn}", exc) from exc
+        raise wrap(f"load balancer {arn}", exc) from exc
+    except BotoCoreError as exc:
+        raise wrap(f"load balancer {arn}", exc) from exc
     lbs = found.get("LoadBalancers", [])
     return lbs[0] if lbs else None
 
@@ -129,36 +114,11 @@ def target_health(aws: ClientFactory, region: str, arn: str) -> TargetHealth:
     except ClientError as exc:
         if error_code(exc) == "TargetGroupNotFound":
             return TargetHealth(False, 0, 0)
-        raise _wrap(f"target group {arn}", exc) from exc
+        raise wrap(f"target group {arn}", exc) from exc
+    except BotoCoreError as exc:
+        raise wrap(f"target group {arn}", exc) from exc
     healthy = sum(1 for t in health if t.get("TargetHealth", {}).get("State") == "healthy")
     return TargetHealth(True, healthy, len(health))
-
-
-# --- DNS --------------------------------------------------------------------------------------
-
-
-def switch_inverted(aws: ClientFactory, switch_id: str, fast: bool = False) -> bool | None:
-    """True when the Route 53 switch is flipped (traffic to DR), None when the check is missing."""
-    try:
-        hc = aws.client("route53", ROUTE53_REGION, fast=fast).get_health_check(HealthCheckId=switch_id)
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchHealthCheck":
-            return None
-        raise _wrap(f"Route 53 switch health check {switch_id}", exc) from exc
-    except BotoCoreError as exc:
-        raise _wrap(f"Route 53 switch health check {switch_id}", exc) from exc
-    return bool(hc["HealthCheck"]["HealthCheckConfig"].get("Inverted", False))
-
-
-def failover_records(aws: ClientFactory, zone_id: str, record_name: str) -> list[dict[str, Any]]:
-    """The failover record sets of `record_name` (PRIMARY and SECONDARY)."""
-    name = record_name.rstrip(".") + "."
-    try:
-        sets = aws.client("route53", ROUTE53_REGION).list_resource_record_sets(
-            HostedZoneId=zone_id, StartRecordName=name)["ResourceRecordSets"]
-    except (ClientError, BotoCoreError) as exc:
-        raise _wrap(f"records {record_name} in hosted zone {zone_id}", exc) from exc
-    return [r for r in sets if r.get("Name") == name and r.get("Failover")]
 
 
 # --- cache ------------------------------------------------------------------------------------
@@ -172,9 +132,9 @@ def global_datastore(aws: ClientFactory, region: str, global_id: str) -> dict[st
     except ClientError as exc:
         if error_code(exc) == "GlobalReplicationGroupNotFoundFault":
             return None
-        raise _wrap(f"Global Datastore {global_id!r} (asked in {region})", exc) from exc
+        raise wrap(f"Global Datastore {global_id!r} (asked in {region})", exc) from exc
     except BotoCoreError as exc:
-        raise _wrap(f"Global Datastore {global_id!r} (asked in {region})", exc) from exc
+        raise wrap(f"Global Datastore {global_id!r} (asked in {region})", exc) from exc
     groups = found.get("GlobalReplicationGroups", [])
     return groups[0] if groups else None
 
@@ -184,3 +144,22 @@ def cache_primary_region(datastore: dict[str, Any] | None) -> str | None:
         if member.get("Role") == "PRIMARY":
             return str(member.get("ReplicationGroupRegion"))
     return None
+
+
+def replication_group(aws: ClientFactory, region: str, group_id: str) -> dict[str, Any] | None:
+    """The ElastiCache replication group, or None when it does not exist."""
+    try:
+        found = aws.client("elasticache", region).describe_replication_groups(ReplicationGroupId=group_id)
+    except ClientError as exc:
+        if error_code(exc) == "ReplicationGroupNotFoundFault":
+            return None
+        raise wrap(f"replication group {group_id!r} in {region}", exc) from exc
+    except BotoCoreError as exc:
+        raise wrap(f"replication group {group_id!r} in {region}", exc) from exc
+    groups = found.get("ReplicationGroups", [])
+    return groups[0] if groups else None
+
+
+def cache_member(datastore: dict[str, Any] | None, region: str) -> dict[str, Any] | None:
+    """The Global Datastore's member in `region` (None: no member there, e.g. after a disassociation)."""
+    return next((m for m in (datastore or {}).get("Members", []) if m.get("ReplicationGroupRegion") == region), None)

@@ -17,12 +17,12 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from hastack.dr.orchestrator import StepRecord, plan_rows
 from hastack.dr.report import STATUS_STYLE
+from hastack.dr.runner import StepRecord
 
 
 class PlainProgress:
-    """One timestamped line per step start and finish."""
+    """One timestamped line per step start and finish (stderr when stdout carries JSON)."""
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
@@ -44,12 +44,13 @@ class PlainProgress:
 class LiveProgress:
     """A rich live list of the plan's steps: spinner and elapsed time while running, result after."""
 
-    def __init__(self, console: Console, clock_now: Any) -> None:
+    def __init__(self, console: Console, clock_now: Any,
+                 rows: list[tuple[str, str, str, str, tuple[str, ...]]]) -> None:
         self.console = console
         self.now = clock_now
         self._lock = threading.Lock()
         self.rows = {name: {"branch": branch, "what": what, "state": "pending", "start": None, "text": ""}
-                     for name, branch, what in plan_rows()}
+                     for name, _, branch, what, _ in rows}
         self._t0 = clock_now()
         self.live = Live(self, console=console, refresh_per_second=8, transient=False)
 

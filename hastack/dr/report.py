@@ -1,8 +1,11 @@
-"""The run report: per step start, end, duration and result; the RTO achieved and the RPO paid.
+"""The run report: per step its start, end, duration, result, sentence and the AWS it needed.
 
 Why both a table and JSON: the operator reads the table at 3 a.m.; the post-mortem and the drill
-history read the JSON (`--report FILE`, or `--json` on stdout). Times are seconds from the run's
-start, on the run's clock (the simulated one in the RTO model).
+history read the JSON (`--report FILE`, or `--json` on stdout — exactly one JSON document there).
+Times are seconds from the run's start, on the run's clock (the simulated one in the RTO model).
+The RTO runs from the outage start (`--outage-start`, else the run start: the report says which)
+to the moment the record resolved to the DR region; the data loss is an *estimate* from the lag
+history (issue 13 measures it against real replicated data).
 """
 
 from __future__ import annotations
@@ -14,79 +17,83 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from hastack.dr import steps as s
-from hastack.dr.orchestrator import RunResult
-from hastack.timings import DNS_SETTLE_SECONDS
+from hastack.dr import runner as r
 
-STATUS_STYLE = {s.DONE: "green", s.ALREADY: "cyan", s.PLANNED: "blue", s.REFUSED: "bold red",
-                s.FAILED: "bold red", s.TIMED_OUT: "yellow", s.SKIPPED: "dim"}
+STATUS_STYLE = {r.DONE: "green", r.ALREADY: "cyan", r.PLANNED: "blue", r.REFUSED: "bold red", r.FAILED: "bold red",
+                r.GAVE_UP: "yellow", r.SKIPPED: "dim"}
 
 
-def as_json(result: RunResult) -> dict[str, Any]:
-    rto = result.rto_seconds
+def as_json(result: r.RunResult, budgets: dict[str, float] | None = None) -> dict[str, Any]:
+    rep = result.report
+    budgets = budgets or {}
     return {
-        "command": result.command, "stack": result.stack, "dryRun": result.dry_run, "ok": result.ok,
-        "changed": result.changed, "startedAt": result.started_at, "summary": result.summary,
-        "rtoSeconds": None if rto is None else round(rto, 3), "rtoBudgetSeconds": result.rto_budget_seconds,
-        "clientVisibleRtoSeconds": None if rto is None else round(rto + DNS_SETTLE_SECONDS, 3),
-        "rpoPaidSeconds": result.lag_at_promotion, "rpoBudgetSeconds": result.rpo_budget_seconds,
+        "command": result.command, "stack": result.stack, "deployment": result.deployment, "runId": result.run_id,
+        "dryRun": result.dry_run, "ok": result.ok, "changed": result.changed, "startedAt": result.started_at,
+        "summary": result.summary,
+        "rtoSeconds": None if result.rto_seconds is None else round(result.rto_seconds, 3),
+        "rtoFrom": result.outage_start_label, "rtoBudgetSeconds": budgets.get("rto"),
+        "fence": rep.get("fence"),
+        "rpoEstimateSeconds": rep.get("rpoEstimateSeconds"), "rpoEvidence": rep.get("rpoEvidence"),
+        "rpoBudgetSeconds": budgets.get("rpo"),
         "totalSeconds": round(result.total_seconds, 3), "journal": result.journal_note,
-        "steps": [{"name": r.name, "branch": r.branch, "status": r.status, "sentence": r.sentence,
-                   "startSeconds": round(r.start, 3), "endSeconds": round(r.end, 3),
-                   "durationSeconds": round(r.duration, 3)} for r in result.records],
+        "steps": [{"name": s.name, "phase": s.phase, "branch": s.branch, "status": s.status, "sentence": s.sentence,
+                   "needs": list(s.needs), "bestEffort": s.best_effort, "startSeconds": round(s.start, 3),
+                   "endSeconds": round(s.end, 3), "durationSeconds": round(s.duration, 3)} for s in result.records],
     }
 
 
-def write_report(result: RunResult, path: Path) -> None:
+def write_report(result: r.RunResult, path: Path, budgets: dict[str, float] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(as_json(result), indent=2) + "\n")
+    path.write_text(json.dumps(as_json(result, budgets), indent=2) + "\n")
 
 
-def _secs(value: float | None) -> str:
+def secs(value: float | None) -> str:
     if value is None:
         return "-"
     minutes, seconds = divmod(value, 60)
     return f"{int(minutes)}m{seconds:04.1f}s" if minutes else f"{seconds:.1f}s"
 
 
-def steps_table(result: RunResult) -> Table:
+def steps_table(result: r.RunResult) -> Table:
     table = Table(title=f"{result.command} --stack {result.stack}" + (" (dry run)" if result.dry_run else ""),
                   title_justify="left")
-    for col in ("step", "branch", "start", "end", "duration", "result"):
-        table.add_column(col, no_wrap=col != "result")
+    for col in ("step", "branch", "start", "duration", "result", "needs"):
+        table.add_column(col, no_wrap=col not in ("needs",))
     table.add_column("what happened", overflow="fold")
-    for r in result.records:
-        table.add_row(r.name, r.branch, _secs(r.start), _secs(r.end), _secs(r.duration),
-                      f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]", r.sentence)
+    for s in result.records:
+        table.add_row(s.name, s.branch, secs(s.start), secs(s.duration), f"[{STATUS_STYLE.get(s.status, '')}]"
+                      f"{s.status}[/]", ", ".join(s.needs), s.sentence)
     return table
 
 
-def summary_lines(result: RunResult) -> list[str]:
+def summary_lines(result: r.RunResult, budgets: dict[str, float] | None = None) -> list[str]:
+    budgets = budgets or {}
     lines = [result.summary]
-    if result.rto_seconds is not None and result.changed:
-        budget = result.rto_budget_seconds
-        verdict = "within" if result.rto_seconds + DNS_SETTLE_SECONDS <= budget else "OVER"
-        lines.append(f"RTO: {_secs(result.rto_seconds)} to DNS switched; clients follow within "
-                     f"{_secs(result.rto_seconds + DNS_SETTLE_SECONDS)} ({verdict} the {_secs(budget)} budget)")
-    promoted = result.record("promote-db")
-    if promoted is not None and promoted.status == s.DONE:
-        lag = result.lag_at_promotion
-        lines.append(f"RPO paid: replica lag at promotion {'unknown' if lag is None else _secs(lag)} "
-                     f"(budget {_secs(result.rpo_budget_seconds)})")
-    lines.append(f"total: {_secs(result.total_seconds)}")
+    fence = result.report.get("fence")
+    if fence and not result.dry_run:
+        lines.append(f"fence: {fence}")
+    if result.rto_seconds is not None:
+        budget = budgets.get("rto")
+        verdict = "" if budget is None else (" (within" if result.rto_seconds <= budget else " (OVER") + \
+            f" the {secs(budget)} budget)"
+        lines.append(f"RTO: {secs(result.rto_seconds)} from {result.outage_start_label} to DNS answering the DR "
+                     f"region{verdict}")
+    if result.report.get("rpoEvidence") and not result.dry_run and result.record("promote-db") is not None:
+        lines.append(f"RPO (estimate): {result.report['rpoEvidence']}")
+    lines.append(f"total: {secs(result.total_seconds)}")
     if result.journal_note:
         lines.append(f"journal: {result.journal_note}")
     return lines
 
 
-def print_report(result: RunResult, console: Console) -> None:
+def print_report(result: r.RunResult, console: Console, budgets: dict[str, float] | None = None) -> None:
     """A table on a terminal; one aligned line per step elsewhere (logs must not wrap sentences)."""
     if console.is_terminal:
         console.print(steps_table(result))
     else:
-        width = max(len(r.name) for r in result.records) if result.records else 10
-        for r in result.records:
-            console.print(f"{r.name:<{width}}  {r.branch:<8}  {_secs(r.start):>8} -> {_secs(r.end):>8}  "
-                          f"{_secs(r.duration):>8}  {r.status:<9} {r.sentence}", highlight=False, soft_wrap=True)
-    for line in summary_lines(result):
+        width = max(len(s.name) for s in result.records) if result.records else 10
+        for s in result.records:
+            console.print(f"{s.name:<{width}}  {s.branch:<8}  {secs(s.start):>8} {secs(s.duration):>8}  "
+                          f"{s.status:<8} {s.sentence}", highlight=False, soft_wrap=True)
+    for line in summary_lines(result, budgets):
         console.print(line, highlight=False, soft_wrap=True)

@@ -2,7 +2,7 @@
 
 Why a simulation: a real regional failover cannot be run on every commit, and moto answers every
 call at once. This module attaches botocore event handlers to every client the run builds (through
-`ClientFactory(on_client=...)`), so the *real* orchestrator, steps, probes, actions and botocore
+`ClientFactory(on_client=...)`), so the *real* runner, steps, probes, actions and botocore
 waiters run unchanged against any AWS endpoint (moto in the tests and the benchmark) while:
 
 * every API call costs `api_call_seconds` of virtual time;
@@ -11,7 +11,10 @@ waiters run unchanged against any AWS endpoint (moto in the tests and the benchm
 * until then, describe calls are answered as AWS would answer them mid-operation (the replica
   still a replica, the node group UPDATING, no healthy target, the cache primary unchanged);
 * a botocore waiter polling for that operation sleeps on the `SimClock` until it completes
-  (the real waiter would poll every Delay seconds; the model ignores that quantisation).
+  (the real waiter would poll every Delay seconds; the model ignores that quantisation);
+* a traffic switch published with `PutMetricData` shows in its alarm's state one evaluation period
+  later (`DescribeAlarms` answers INSUFFICIENT_DATA until then); the DNS answer then follows at once
+  in the local world, so the client-visible RTO adds Route 53's propagation and the alias TTL.
 
 Durations: `hastack/timings.py` (each figure once, with its AWS source; the same figures reach the
 DR command's DNS step and the availability model).
@@ -44,7 +47,9 @@ class Durations:
     readiness_seconds: float = aws.POD_PROBE_PERIOD.seconds
     #: A newly registered target must pass one ALB health check.
     alb_check_seconds: float = aws.ALB_HEALTH_CHECK_INTERVAL.seconds
-    #: After the DNS switch: Route 53 propagation + the alias TTL.
+    #: A switch published with PutMetricData shows in its alarm's state within one period.
+    alarm_evaluation_seconds: float = aws.ALARM_EVALUATION.seconds
+    #: After the record's answer changed: Route 53 propagation + the alias TTL.
     dns_settle_seconds: float = aws.DNS_SETTLE_SECONDS
 
     @property
@@ -56,13 +61,16 @@ class Durations:
         return {"database": self.promote_replica_seconds, "cache": self.cache_failover_seconds,
                 "compute": self.compute_ready_seconds}
 
-    def critical_path(self) -> float:
-        """Longest parallel branch + DNS switch (propagation and TTL): the RTO floor of this model."""
-        return max(self.branches().values()) + self.dns_settle_seconds
+    def critical_path(self, fence_seconds: float = 0.0) -> float:
+        """Fence + longest parallel branch + the two switches' alarm evaluations + DNS (propagation and
+        TTL): the client-visible RTO floor of this model."""
+        return fence_seconds + max(self.branches().values()) + 2 * self.alarm_evaluation_seconds + \
+            self.dns_settle_seconds
 
-    def sequential(self) -> float:
+    def sequential(self, fence_seconds: float = 0.0) -> float:
         """What the same steps would cost one after the other."""
-        return sum(self.branches().values()) + self.dns_settle_seconds
+        return fence_seconds + sum(self.branches().values()) + 2 * self.alarm_evaluation_seconds + \
+            self.dns_settle_seconds
 
 
 @dataclass
@@ -125,6 +133,9 @@ class SimulatedAws:
             self._start(("db-multi-az", params["DBInstanceIdentifier"]), self.d.multi_az_seconds)
         elif op == "FailoverGlobalReplicationGroup":
             self._start(("cache", params["GlobalReplicationGroupId"]), self.d.cache_failover_seconds)
+        elif op == "PutMetricData" and str(params.get("Namespace", "")).startswith("hastack/"):
+            for datum in params.get("MetricData", []):
+                self._start(("alarm", datum.get("MetricName", "")), self.d.alarm_evaluation_seconds)
         elif op == "UpdateNodegroupConfig":
             self._start(("nodegroup", params["nodegroupName"]), self.d.node_launch_seconds)
             self._start(("targets", region or "dr"), self.d.compute_ready_seconds,
@@ -171,6 +182,10 @@ class SimulatedAws:
             ng = parsed.get("nodegroup", {})
             if self._pending(("nodegroup", ng.get("nodegroupName", ""))):
                 ng["status"] = "UPDATING"
+        elif op == "DescribeAlarms":
+            for alarm in parsed.get("MetricAlarms", []):  # not evaluated yet: the alarm has no verdict
+                if self._pending(("alarm", alarm.get("MetricName", ""))):
+                    alarm["StateValue"] = "INSUFFICIENT_DATA"
         elif op == "DescribeGlobalReplicationGroups":
             for g in parsed.get("GlobalReplicationGroups", []):
                 if self._pending(("cache", g.get("GlobalReplicationGroupId", ""))):

@@ -1,107 +1,206 @@
-"""`hastack dr status`: the DR topology in one read-only look.
+"""`hastack dr status`: the DR topology in one read-only look, within `statusTimeoutSeconds`.
 
-Where traffic goes, the DB role in each region, the replica lag, node-group sizes per region, the
-cache primary, the lock holder and the last journaled run. Reads that may hit a failed region use
-the fast client profile, and a region that does not answer shows as "unreachable: ..." instead of
-hanging the command — status is what an operator runs first in an outage.
+Status is what an operator runs first in an outage, so it must answer whatever is down: every read
+runs at once in its own (daemon) thread with the one-attempt probe profile, the whole look is
+bounded by `drTimeouts.statusTimeoutSeconds`, and whatever did not answer by then is shown as
+"unreachable: …" — a hanging region costs the bound, not minutes. The command exits non-zero when
+it read nothing at all.
+
+What it shows: where clients are sent (the record resolved through the configured resolvers, and
+the two traffic switches), the writers' lease (holder, epoch, since when) and what the lease store
+survives, each region's database role and the replica's lag evidence (value and age), node-group
+sizes, the cache primary, the DR lock's holder and the last run.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from hastack.dr import probes
+from hastack.dr import evidence, probes
 from hastack.dr.aws import ClientFactory
-from hastack.dr.journal import Journal
+from hastack.dr.deployment import Deployment
+from hastack.dr.journal import decode
+from hastack.dr.lease import LeaseStore
 from hastack.dr.lock import DrLock
 from hastack.dr.outputs import DrOutputs
+from hastack.dr.traffic import Switches, answered_region
+
+UNREACHABLE = "unreachable"
 
 
-def _safe(fn: Callable[[], Any]) -> Any:
-    try:
-        return fn()
-    except Exception as exc:  # noqa: BLE001 - shown to the operator, never a traceback
-        return f"unreachable: {exc}"
+class Probe(ClientFactory):
+    """The caller's factory, but every client in the one-attempt probe profile."""
+
+    def __init__(self, base: ClientFactory) -> None:
+        self.base = base
+        self.critical = base.probe
+        self.probe = base.probe
+
+    def client(self, service: str, region: str, *, probe: bool = False, endpoint_url: str | None = None) -> Any:
+        return self.base.client(service, region, probe=True, endpoint_url=endpoint_url)
 
 
-def collect(o: DrOutputs, aws: ClientFactory) -> dict[str, Any]:
-    """A JSON-able snapshot of the DR topology."""
-    inverted = _safe(lambda: probes.switch_inverted(aws, o.dns.switch_health_check_id, fast=True))
-    traffic = (o.dr_region if inverted is True else o.primary_region if inverted is False
-               else f"unknown ({inverted})")
-    databases = {}
+def read_all(reads: dict[str, Callable[[], Any]], timeout: float) -> dict[str, Any]:
+    """Run every read at once; after `timeout` seconds what has not answered is marked unreachable."""
+    results: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def run(name: str, fn: Callable[[], Any]) -> None:
+        try:
+            value = fn()
+        except Exception as exc:  # noqa: BLE001 - shown to the operator, never a traceback
+            value = {UNREACHABLE: str(exc)}
+        with lock:
+            results[name] = value
+
+    threads = [threading.Thread(target=run, args=(n, f), name=f"status-{n}", daemon=True) for n, f in reads.items()]
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    with lock:
+        out = dict(results)
+    for name in reads:
+        out.setdefault(name, {UNREACHABLE: f"did not answer within {timeout:.0f} s"})
+    return out
+
+
+def _lease(aws: ClientFactory, dep: Deployment) -> dict[str, Any] | None:
+    state = LeaseStore(aws, dep.coordination, dep.bounds.lease_seconds).read()
+    if state is None:
+        return None
+    return {"holder": state.holder or None, "epoch": state.epoch, "leaseSeconds": state.lease_seconds,
+            "changedAt": dt.datetime.fromtimestamp(state.changed_at, dt.UTC).isoformat(timespec="seconds"),
+            "changedBy": state.changed_by, "reason": state.reason}
+
+
+def _db(aws: ClientFactory, region: str, ident: str) -> dict[str, Any]:
+    inst = probes.db_instance(aws, region, ident)
+    return {"identifier": ident, "role": probes.db_role(inst)}
+
+
+def _lag(aws: ClientFactory, o: DrOutputs, dep: Deployment) -> dict[str, Any]:
+    ev = evidence.evidence(aws, o.dr_region, o.database.replica.identifier, dep.bounds.lag_evidence_max_age_seconds)
+    latest = ev.latest
+    return {"latestSeconds": None if latest is None else latest.lag,
+            "ageSeconds": None if ev.age_seconds is None else round(ev.age_seconds),
+            "unknown": ev.unknown_because(o.database.replica.identifier),
+            "estimate": ev.describe()}
+
+
+def _nodes(aws: ClientFactory, region: str, groups: list[Any]) -> list[dict[str, Any]]:
+    rows = []
+    for g in groups:
+        found = probes.node_group(aws, region, g.cluster_name, g.name)
+        if found is None:
+            rows.append({"name": g.name, "az": g.az, "status": "absent"})
+            continue
+        mn, ds, mx = probes.scaling(found)
+        rows.append({"name": g.name, "az": g.az, "status": found.get("status"), "min": mn, "desired": ds, "max": mx})
+    return rows
+
+
+def _dns(o: DrOutputs, dep: Deployment) -> dict[str, Any]:
+    albs = {region: ing.alb_dns_name for region, ing in o.ingress.items()}
+    region, answer = answered_region(o.dns.record_name, albs, dep.resolvers, dep.bounds.call_timeout_seconds)
+    return {"answers": region, "answer": answer.describe()}
+
+
+def _last_run(aws: ClientFactory, dep: Deployment) -> dict[str, Any] | None:
+    coord = dep.coordination
+    client = aws.client("dynamodb", coord.region)
+    ptr = client.get_item(TableName=coord.table, Key={coord.key: {"S": coord.last_run_id}},
+                          ConsistentRead=True).get("Item")
+    if not ptr:
+        return None
+    run_id = ptr["runId"]["S"]
+    item = client.get_item(TableName=coord.table, Key={coord.key: {"S": coord.journal_id(run_id)}},
+                           ConsistentRead=True).get("Item")
+    data = decode(item) if item else {"runId": run_id, "command": ptr.get("command", {}).get("S")}
+    return {k: data.get(k) for k in ("runId", "command", "startedAt", "ended", "ok")}
+
+
+def collect(o: DrOutputs, aws: ClientFactory, deployment: Deployment | None = None) -> dict[str, Any]:
+    """A JSON-able snapshot; `readCount` says how many reads answered."""
+    dep = deployment or Deployment.of(o)
+    probe = Probe(aws)
+    lock = DrLock(probe, dep.coordination, "dr status", dep.bounds.lock_ttl_seconds)
+    reads: dict[str, Callable[[], Any]] = {
+        "dns": lambda: _dns(o, dep),
+        "switches": lambda: Switches(probe, dep.traffic, o.primary_region).states(),
+        "lease": lambda: _lease(probe, dep),
+        "lock": lambda: (lambda h: None if h is None else h.describe())(lock.holder()),
+        "lastRun": lambda: _last_run(probe, dep),
+        "replicaLag": lambda: _lag(probe, o, dep),
+        "cachePrimaryRegion": lambda: probes.cache_primary_region(
+            probes.global_datastore(probe, o.dr_region, o.cache.global_datastore_id)),
+    }
     for inst in (o.database.primary, o.database.replica):
-        fast = inst.region != o.dr_region
-        described = _safe(lambda inst=inst, fast=fast: probes.db_instance(aws, inst.region, inst.identifier,
-                                                                           fast=fast))
-        role = described if isinstance(described, str) else probes.db_role(described)
-        lag = None
-        if isinstance(described, dict) and probes.is_replica(described):
-            lag = _safe(lambda inst=inst: probes.replica_lag_seconds(aws, inst.region, inst.identifier))
-        databases[inst.region] = {"identifier": inst.identifier, "role": role, "replicaLagSeconds": lag}
-    node_groups: dict[str, list[dict[str, Any]]] = {}
+        reads[f"db:{inst.region}"] = lambda inst=inst: _db(probe, inst.region, inst.identifier)
     for region, groups in o.node_groups.items():
-        rows = []
-        for g in groups:
-            found = _safe(lambda g=g, region=region: probes.node_group(aws, region, g.cluster_name, g.name))
-            if isinstance(found, dict):
-                mn, ds, mx = probes.scaling(found)
-                rows.append({"name": g.name, "az": g.az, "status": found.get("status"), "min": mn, "desired": ds,
-                             "max": mx})
-            else:
-                rows.append({"name": g.name, "az": g.az, "status": found or "absent"})
-        node_groups[region] = rows
-    datastore = _safe(lambda: probes.global_datastore(aws, o.dr_region, o.cache.global_datastore_id))
-    cache_primary = probes.cache_primary_region(datastore) if isinstance(datastore, dict) else datastore
-    lock = DrLock(aws, o.coordination.table_name, o.coordination.home_region, o.stack)
-    holder = _safe(lock.holder)
-    journal = _safe(lambda: _last_run(aws, o, lock))
+        reads[f"nodes:{region}"] = lambda region=region, groups=groups: _nodes(probe, region, list(groups))
+    got = read_all(reads, dep.bounds.status_timeout_seconds)
+    answered = sum(1 for v in got.values() if not (isinstance(v, dict) and UNREACHABLE in v))
     return {
-        "stack": o.stack, "primaryRegion": o.primary_region, "drRegion": o.dr_region,
-        "activeRegionInConfig": o.active_region, "trafficTo": traffic, "databases": databases,
-        "nodeGroups": node_groups, "cachePrimaryRegion": cache_primary,
-        "lockHolder": holder.describe() if hasattr(holder, "describe") else holder, "lastRun": journal,
+        "stack": o.stack, "deployment": dep.identity, "primaryRegion": o.primary_region, "drRegion": o.dr_region,
+        "activeRegionInConfig": o.active_region, "trafficControl": dep.traffic.mode,
+        "dns": got["dns"], "switches": got["switches"], "lease": got["lease"],
+        "leaseStore": dep.coordination.trade_off(o.primary_region),
+        "databases": {inst.region: got[f"db:{inst.region}"] for inst in (o.database.primary, o.database.replica)},
+        "replicaLag": got["replicaLag"], "cachePrimaryRegion": got["cachePrimaryRegion"],
+        "nodeGroups": {region: got[f"nodes:{region}"] for region in o.node_groups},
+        "lockHolder": got["lock"], "lastRun": got["lastRun"],
+        "readCount": answered, "readTotal": len(got), "timeoutSeconds": dep.bounds.status_timeout_seconds,
     }
 
 
-def _last_run(aws: ClientFactory, o: DrOutputs, lock: DrLock) -> dict[str, Any] | None:
-    journal = Journal(aws, o.coordination.table_name, o.coordination.home_region, lock.key,
-                      f"dr-journal#{o.stack}#scale-up",
-                      read_only=True)
-    journal.load()
-    data = journal.previous
-    if not data or not data.get("runs"):
-        return None
-    return {"lastRun": data["runs"][-1], "finished": data.get("finished"), "facts": data.get("facts", {})}
+def _cell(value: Any) -> str:
+    if isinstance(value, dict) and UNREACHABLE in value:
+        return f"unreachable: {value[UNREACHABLE]}"
+    return "-" if value is None else str(value)
 
 
 def print_status(snap: dict[str, Any], console: Console) -> None:
-    console.print(f"stack {snap['stack']}: traffic -> [bold]{snap['trafficTo']}[/] "
-                  f"(config activeRegion {snap['activeRegionInConfig']}); "
-                  f"cache primary in {snap['cachePrimaryRegion']}",
-                  highlight=False)
+    dns = snap["dns"]
+    where = _cell(dns) if UNREACHABLE in dns else f"{dns['answers'] or 'neither ALB'} ({dns['answer']})"
+    console.print(f"deployment {snap['deployment']} (stack {snap['stack']}): {snap['primaryRegion']} -> DR "
+                  f"{snap['drRegion']}; clients are answered: {where}", highlight=False, soft_wrap=True)
+    lease = snap["lease"]
+    lease_text = _cell(lease) if lease is None or UNREACHABLE in lease else (
+        f"held by {lease['holder']}" if lease["holder"] else "revoked") + f", epoch {lease['epoch']} since " \
+        f"{lease['changedAt']} ({lease['reason']})"
+    lines = [f"switches ({snap['trafficControl']}): {_cell(snap['switches'])}",
+             f"lease: {lease_text}; {snap['leaseStore']}",
+             f"replica lag: {_cell(snap['replicaLag'])}",
+             f"cache primary: {_cell(snap['cachePrimaryRegion'])}",
+             f"lock: {_cell(snap['lockHolder']) if snap['lockHolder'] else 'free'}",
+             f"last run: {_cell(snap['lastRun'])}"]
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
     db = Table(title="databases", title_justify="left")
-    for col in ("region", "identifier", "role", "replica lag"):
+    for col in ("region", "identifier / role"):
         db.add_column(col, overflow="fold")
     for region, row in snap["databases"].items():
-        lag = row["replicaLagSeconds"]
-        db.add_row(region, row["identifier"], str(row["role"]), "-" if lag is None else f"{lag}")
+        db.add_row(region, _cell(row) if UNREACHABLE in row else f"{row['identifier']}: {row['role']}")
     console.print(db)
     ng = Table(title="node groups", title_justify="left")
     for col in ("region", "name", "az", "status", "min/desired/max"):
         ng.add_column(col, overflow="fold")
     for region, rows in snap["nodeGroups"].items():
+        if isinstance(rows, dict):
+            ng.add_row(region, _cell(rows), "", "", "")
+            continue
         for r in rows:
             sizes = f"{r['min']}/{r['desired']}/{r['max']}" if "desired" in r else "-"
             ng.add_row(region, r["name"], r["az"], str(r["status"]), sizes)
     console.print(ng)
-    console.print(f"lock: {snap['lockHolder'] or 'free'}", highlight=False)
-    last = snap.get("lastRun")
-    if isinstance(last, dict):
-        run = last["lastRun"]
-        console.print(f"last scale-up run: {run.get('runId')} started {run.get('started')} "
-                      f"({'finished' if last.get('finished') else 'did not finish'})", highlight=False)
+    console.print(f"read {snap['readCount']} of {snap['readTotal']} within {snap['timeoutSeconds']:g} s",
+                  highlight=False)

@@ -122,3 +122,39 @@ def db_available(client: Any, identifier: str, policy: WaitPolicy) -> None:
         {"matcher": "error", "expected": "DBInstanceNotFound", "state": "retry"},
         {"matcher": "pathAny", "argument": "DBInstances[].DBInstanceStatus", "expected": "failed", "state": "failure"},
     ], policy, f"DB instance {identifier!r} to be available", DBInstanceIdentifier=identifier)
+
+
+def group_standalone(client: Any, global_id: str, region: str, policy: WaitPolicy) -> None:
+    """`region`'s member has left the Global Datastore (a disassociation finished): it stands alone."""
+    g = "GlobalReplicationGroups[0]"
+    ok = f"length({g}.Members[?ReplicationGroupRegion == {_jmes_str(region)}]) == `0`"
+    _wait(client, "GroupStandalone", "DescribeGlobalReplicationGroups", [
+        {"matcher": "path", "argument": ok, "expected": True, "state": "success"},
+        {"matcher": "error", "expected": "GlobalReplicationGroupNotFoundFault", "state": "success"},
+    ], policy, f"the {region} member to leave Global Datastore {global_id!r}", GlobalReplicationGroupId=global_id,
+        ShowMemberInfo=True)
+
+
+def global_gone(client: Any, global_id: str, policy: WaitPolicy) -> None:
+    """The Global Datastore no longer exists (a deletion finished)."""
+    _wait(client, "GlobalGone", "DescribeGlobalReplicationGroups", [
+        {"matcher": "error", "expected": "GlobalReplicationGroupNotFoundFault", "state": "success"},
+    ], policy, f"Global Datastore {global_id!r} to be deleted", GlobalReplicationGroupId=global_id)
+
+
+def replication_group_gone(client: Any, group_id: str, policy: WaitPolicy) -> None:
+    """The replication group no longer exists (a deletion finished)."""
+    _wait(client, "ReplicationGroupGone", "DescribeReplicationGroups", [
+        {"matcher": "error", "expected": "ReplicationGroupNotFoundFault", "state": "success"},
+    ], policy, f"replication group {group_id!r} to be deleted", ReplicationGroupId=group_id)
+
+
+def global_member_in(client: Any, global_id: str, region: str, policy: WaitPolicy) -> None:
+    """The Global Datastore has an associated member in `region` and is available."""
+    g = "GlobalReplicationGroups[0]"
+    ok = (f"length({g}.Members[?ReplicationGroupRegion == {_jmes_str(region)}]) == `1` && {g}.Status == 'available'")
+    _wait(client, "GlobalMemberIn", "DescribeGlobalReplicationGroups", [
+        {"matcher": "path", "argument": ok, "expected": True, "state": "success"},
+        {"matcher": "error", "expected": "GlobalReplicationGroupNotFoundFault", "state": "retry"},
+    ], policy, f"Global Datastore {global_id!r} to have a member in {region}", GlobalReplicationGroupId=global_id,
+        ShowMemberInfo=True)

@@ -3,9 +3,10 @@
 1. **plan** — the real Pulumi program rendered offline (`hastack plan`);
 2. **policy check** — the policy pack, as its own gRPC process, on that plan (`hastack policy check`);
 3. **local up + regional drill** — the program deployed into a fresh embedded moto AWS, the primary
-   region taken down, the real `dr scale-up` on the DR region, the end state checked from AWS's
-   side (`hastack drill region`), on the DR command's simulated clock with AWS's documented
-   durations (latency profile `aws`), so the RTO is the one AWS would give;
+   region taken down the way regions usually fail — its endpoints, and Route 53's API with it,
+   accept connections and never answer (`--outage hang`) — the real `dr scale-up` on the DR region,
+   the end state checked from AWS's side (`hastack drill region`), on the DR command's simulated
+   clock with AWS's documented durations (latency profile `aws`), so the RTO is the one AWS would give;
 4. **one summary** — a line per phase, ending with the drill's RTO/RPO line and the picture's path.
 
 The plan and the policy check run as the same CLI commands a user types (subprocesses); the drill
@@ -75,8 +76,8 @@ def run_demo(stack: str, build_dir: Path, console: Console, latency_profile: str
                   Phase("policy check", False, "not run: no plan", 0.0))
     console.rule("3/3 local up + regional failover drill on the embedded moto AWS")
     start = time.monotonic()
-    drill = run_drill(DrillOptions(stack=stack, latency_profile=latency_profile, build_dir=build_dir), console,
-                      progress=sys.stdout)
+    drill = run_drill(DrillOptions(stack=stack, latency_profile=latency_profile, outage="hang", build_dir=build_dir),
+                      console, progress=sys.stdout)
     print_drill(drill, console)
     spent = time.monotonic() - start
     created = drill.deployment.created if drill.deployment else 0

@@ -3,10 +3,10 @@
 The story, each part real: the program is deployed into the embedded moto AWS (`local up`);
 the world is seeded with what AWS would report (the cross-region replica's `ReplicaLag`); the
 primary region goes down — its API endpoints stop answering and its Route 53 health check turns
-red; the real `hastack dr scale-up` (`hastack.dr.orchestrator.ScaleUp`, the code behind the CLI)
+red; the real `hastack dr scale-up` (`hastack.dr.scale_up.ScaleUp`, the code behind the CLI)
 runs against what is left; and the end state is checked through AWS's own APIs
 (`hastack.local.verify`), not through the command's report. The run ends with the timeline, the
-RTO (outage → DNS answers with the DR region) and the RPO (replica lag at promotion), a JSON
+RTO (outage → DNS answers with the DR region) and the RPO (the estimated data loss), a JSON
 report and a Gantt chart.
 
 `--latency-profile none` runs at moto's speed (what the drill proves is the behaviour);
@@ -29,12 +29,14 @@ from typing import IO, Any
 from rich.console import Console
 
 from hastack.dr import report as dr_report
-from hastack.dr import steps as dr_steps
-from hastack.dr.aws import factory_for
+from hastack.dr import runner as dr_runner
+from hastack.dr.aws import ClientFactory
 from hastack.dr.clock import Clock, SimClock, WallClock
-from hastack.dr.orchestrator import RunResult, ScaleUp
+from hastack.dr.deployment import Deployment
 from hastack.dr.outputs import DrOutputs, load_outputs
 from hastack.dr.progress import PlainProgress
+from hastack.dr.runner import RunResult
+from hastack.dr.scale_up import ScaleUp
 from hastack.local.deploy import LocalDeployment, deploy, fallback_summary, write_local_outputs
 from hastack.local.gantt import Bar, human_seconds, write_svg
 from hastack.local.inventory import Inventory, collect, print_inventory
@@ -42,7 +44,7 @@ from hastack.local.moto_mocks import LOCAL_CREDENTIALS, AwsClients
 from hastack.local.server import LOOPBACK, InProcessServer, WorldClient
 from hastack.local.verify import Verdict, verify_failover, verify_not_promoted
 from hastack.paths import REPO_ROOT
-from hastack.timings import DNS_SETTLE_SECONDS
+from hastack.timings import DNS_SETTLE_SECONDS, ROUTE53_DETECTION
 
 LATENCY_PROFILES = ("none", "aws")
 #: How the primary region's endpoints fail: close connections unanswered, or hold them unanswered.
@@ -109,7 +111,7 @@ class DrillResult:
         rpo = "unknown" if self.rpo_seconds is None else human_seconds(self.rpo_seconds)
         return (f"RTO {human_seconds(self.rto_seconds)} (outage -> DNS on {o.dr_region}; clients follow within "
                 f"{human_seconds(client)}; budget {human_seconds(o.rto_budget_seconds)}), "
-                f"RPO {rpo} (replica lag at promotion; budget {human_seconds(o.rpo_budget_seconds)})")
+                f"RPO {rpo} (estimated data loss at promotion; budget {human_seconds(o.rpo_budget_seconds)})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,11 +170,10 @@ def publish_replica_lag(clients: AwsClients, o: DrOutputs, lag_seconds: float, m
          "Timestamp": now - dt.timedelta(minutes=i)} for i in range(minutes)])
 
 
-#: What the world lets today's DR command get away with during the outage, stated in the report:
-#: it flips traffic with Route 53's control plane (homed in us-east-1, dark with it in a real
-#: outage) and fails the cache over with the planned Global Datastore API (refused while the
-#: primary is dark). Issue 12 makes the DR command static-stable; then these go.
-DRILL_CONCESSIONS = {"route53Api": "up", "globalDatastorePlannedFailover": "allow"}
+#: What the world lets the DR command get away with during the outage: nothing. Route 53's API goes
+#: dark with us-east-1 and the planned Global Datastore failover is refused while the primary is
+#: dark, as in a real outage; the command needs neither (static stability).
+DRILL_CONCESSIONS: dict[str, str] = {}
 
 
 def take_region_down(world: WorldClient, o: DrOutputs, mode: str = "refuse") -> list[str]:
@@ -182,25 +183,20 @@ def take_region_down(world: WorldClient, o: DrOutputs, mode: str = "refuse") -> 
     return [hc for region, hc in o.dns.health_check_ids.items() if region == o.primary_region]
 
 
-def detect(clients: AwsClients, check_id: str, timeout: float = 30.0) -> float:
-    """Seconds until Route 53 reports the primary's health check failing (a real poll)."""
-    r53 = clients.get("route53", "us-east-1")
+def detect(world: WorldClient, check_id: str, timeout: float = 30.0) -> float:
+    """Seconds until Route 53's checkers see the primary's health check failing (a real poll of the world's
+    data plane: Route 53's API may be dark with the primary region, its health checkers are not)."""
     start = time.monotonic()
     while time.monotonic() - start < timeout:
-        obs = r53.get_health_check_status(HealthCheckId=check_id)["HealthCheckObservations"]
-        if obs and all(not o["StatusReport"]["Status"].startswith("Success") for o in obs):
+        if not world.health().get(check_id, {}).get("healthy", True):
             return time.monotonic() - start
         time.sleep(0.05)
-    raise DrillError(f"Route 53 did not report health check {check_id} as failing within {timeout:.0f} s")
+    raise DrillError(f"Route 53's checkers did not see health check {check_id} failing within {timeout:.0f} s")
 
 
-def modelled_detection(clients: AwsClients, check_id: str) -> tuple[float, str]:
-    """Route 53's documented detection time for this check: request interval x failure threshold."""
-    cfg = clients.get("route53", "us-east-1").get_health_check(HealthCheckId=check_id)["HealthCheck"][
-        "HealthCheckConfig"]
-    interval, threshold = int(cfg.get("RequestInterval") or 30), int(cfg.get("FailureThreshold") or 3)
-    return float(interval * threshold), (f"modelled: Route 53 marks the primary unhealthy after {threshold} failed "
-                                         f"checks x {interval} s (shared/aws-timings.md)")
+def modelled_detection() -> tuple[float, str]:
+    """Route 53's documented detection time for the stack's checks: request interval x failure threshold."""
+    return ROUTE53_DETECTION.seconds, f"modelled: {ROUTE53_DETECTION.source}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,16 +258,17 @@ def run_drill(opts: DrillOptions, console: Console, progress: IO[str] | None = N
         console.print(f"[bold red]outage:[/] {o.primary_region} APIs stop answering ({opts.outage}); Route 53 "
                       f"health check {', '.join(c[:8] for c in red)} of the primary ALB turns red", highlight=False)
         if opts.latency_profile == "none":
-            detection = detect(clients, red[0])
-            note = "measured: Route 53 reported the primary unhealthy (the local world turns it red at once)"
+            detection = detect(world, red[0])
+            note = "measured: Route 53's checkers saw the primary unhealthy (the local world evaluates them at once)"
         else:
-            detection, note = modelled_detection(clients, red[0])
+            detection, note = modelled_detection()
 
         clock, latency_hook, poll = _latency(opts.latency_profile)
+        host, port = server.resolver_address
+        dep = Deployment.of(o, (f"{host}:{port}",))  # DNS verified through the world's resolver
         with local_aws_env(server.endpoint):
-            aws = factory_for(o.dr_timeouts.fence_timeout_seconds, o.dr_timeouts.wait_timeout_seconds,
-                              on_client=_hooks(loopback_guard, latency_hook))
-            run = ScaleUp(o, aws, clock=clock, poll_seconds=poll,
+            aws = ClientFactory(dep.bounds.call_timeout_seconds, on_client=_hooks(loopback_guard, latency_hook))
+            run = ScaleUp(o, aws, clock=clock, deployment=dep, options=dr_runner.Options(poll_seconds=poll),
                           observer=PlainProgress(progress) if progress is not None else None)
             result = run.run()
         promoted = result.record("promote-db")
@@ -281,11 +278,12 @@ def run_drill(opts: DrillOptions, console: Console, progress: IO[str] | None = N
         else:
             verdicts = verify_not_promoted(clients, o)
         if opts.show_inventory:
-            print_inventory(collect(clients, [o.dr_region]), console, "local AWS after the drill")
+            # Route 53's API is still dark with the primary region: the DR region's resources only.
+            print_inventory(collect(clients, [o.dr_region], route53=False), console, "local AWS after the drill")
         fallbacks = fallback_summary(deployment.fallbacks)
 
     drill = _result(opts, o, result, verdicts, deploy_seconds, detection, note, fallbacks, promoted is not None and
-                    promoted.status == dr_steps.DONE)
+                    promoted.status == dr_runner.DONE)
     drill.deployment, drill.inventory_before = deployment, before
     write_report(drill)
     write_svg(drill.svg_path, drill.phases, f"hastack drill region --stack {opts.stack} "
@@ -307,10 +305,10 @@ def _result(opts: DrillOptions, o: DrOutputs, result: RunResult, verdicts: list[
     phases = [Bar("outage + detection", "drill", "done", 0.0, detection)]
     phases += [Bar(r.name, r.branch, r.status, detection + r.start, detection + r.end) for r in result.records]
     rto = None if result.rto_seconds is None else detection + result.rto_seconds
-    refusal = next((r.sentence for r in result.records if r.status in (dr_steps.REFUSED, dr_steps.FAILED)), None)
+    refusal = next((r.sentence for r in result.records if r.status in (dr_runner.REFUSED, dr_runner.FAILED)), None)
     checks_ok = all(v.ok for v in verdicts)
     within = rto is not None and rto + DNS_SETTLE_SECONDS <= o.rto_budget_seconds
-    rpo = result.lag_at_promotion if promoted else opts.replica_lag_seconds
+    rpo = result.report.get("rpoEstimateSeconds") if promoted else opts.replica_lag_seconds
     if result.ok and checks_ok and within:
         summary = f"drill passed: {o.dr_region} serves production; every end-state check passed from AWS's side"
     elif result.ok and checks_ok:
@@ -335,8 +333,8 @@ def as_json(drill: DrillResult) -> dict[str, Any]:
         "primaryRegion": o.primary_region, "drRegion": o.dr_region,
         "outage": {"mode": drill.outage, "primaryRegion": o.primary_region,
                    "worldConcessions": DRILL_CONCESSIONS,
-                   "why": "today's DR command flips traffic through Route 53's API and fails the cache over with "
-                          "the planned Global Datastore API; the world lets both answer during this outage"},
+                   "why": "none: Route 53's API is dark with the primary and the planned Global Datastore failover "
+                          "is refused, as in a real outage; the DR command needs neither"},
         "rtoSeconds": None if drill.rto_seconds is None else round(drill.rto_seconds, 3),
         "clientVisibleRtoSeconds": None if drill.rto_seconds is None
         else round(drill.rto_seconds + DNS_SETTLE_SECONDS, 3),

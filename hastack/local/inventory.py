@@ -123,8 +123,11 @@ def collect_region(clients: AwsClients, region: str) -> RegionInventory:
     return inv
 
 
-def collect(clients: AwsClients, regions: list[str]) -> Inventory:
-    """The inventory of `regions` plus the global Route 53 records and health checks."""
+def collect(clients: AwsClients, regions: list[str], route53: bool = True) -> Inventory:
+    """The inventory of `regions` plus (unless `route53` is False: its API may be dark with us-east-1)
+    the global Route 53 records and health checks."""
+    if not route53:
+        return Inventory({r: collect_region(clients, r) for r in regions}, [], [])
     r53 = clients.get("route53", "us-east-1")
     records: list[dict[str, Any]] = []
     for zone in r53.list_hosted_zones()["HostedZones"]:

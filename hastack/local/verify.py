@@ -2,9 +2,11 @@
 
 A failover is done when AWS says so: the DR database is a standalone, Multi-AZ instance of the
 prod class; the DR node groups run at their prod sizes with healthy targets behind every target
-group; the Route 53 switch is flipped and the failover record resolves to the DR load balancer;
-the cache's Global Datastore primary is in the DR region; the DR lock is released. Each check is
-one sentence, like the DR command's steps.
+group; the traffic switches are set (their alarms in the DR region: DrReady OK, PrimaryFenced
+ALARM) and the failover record resolves to the DR load balancer; the writers' lease is held by the
+DR region; the cache's primary is in the DR region (the Global Datastore's, or a standalone group
+after an unplanned failover); the DR lock is released. Each check is one sentence, like the DR
+command's steps. Nothing here asks Route 53's API (it may be dark with the primary region).
 
 What DNS answers is asked of DNS: the record and the DR load balancer's name are resolved through
 the world's resolver (Route 53's data plane as the world computes it: health checks, failover
@@ -58,9 +60,10 @@ def verify_failover(clients: AwsClients, o: DrOutputs, resolver: tuple[str, int]
         _safe("DR database standalone, Multi-AZ, prod class", lambda: _database(clients, o)),
         _safe("DR node groups at prod size", lambda: _node_groups(clients, o)),
         _safe("DR target groups healthy", lambda: _targets(clients, o, replicas)),
-        _safe("Route 53 switch flipped", lambda: _switch(clients, o)),
+        _safe("traffic switches set for DR", lambda: _switches(clients, o)),
         _safe("DNS answers with the DR load balancer", lambda: _dns(o, resolver, expect=dr)),
-        _safe("cache Global Datastore primary in DR", lambda: _cache(clients, o)),
+        _safe("writers' lease held by DR", lambda: _lease(clients, o, dr)),
+        _safe("cache primary in DR", lambda: _cache(clients, o)),
         _safe("DR lock released", lambda: _lock(clients, o)),
     ]
 
@@ -73,7 +76,7 @@ def verify_not_promoted(clients: AwsClients, o: DrOutputs) -> list[Verdict]:
     return [
         Verdict("DR database still a replica (not promoted)", bool(source),
                 f"{db['DBInstanceIdentifier']} is " + (f"a replica of {source}" if source else "standalone")),
-        _safe("Route 53 switch not flipped", lambda: _invert(_switch(clients, o), "Route 53 switch not flipped")),
+        _safe("DR not declared ready", lambda: _invert(_dr_ready(clients, o), "DR not declared ready")),
         _safe("DR lock released", lambda: _lock(clients, o)),
     ]
 
@@ -120,13 +123,35 @@ def _targets(clients: AwsClients, o: DrOutputs, replicas: dict[str, int]) -> Ver
     return Verdict("DR target groups healthy", ok, "; ".join(parts))
 
 
-def _switch(clients: AwsClients, o: DrOutputs) -> Verdict:
-    cfg = clients.get("route53", "us-east-1").get_health_check(
-        HealthCheckId=o.dns.switch_health_check_id)["HealthCheck"]["HealthCheckConfig"]
-    inverted = bool(cfg.get("Inverted"))
-    return Verdict("Route 53 switch flipped", inverted,
-                   f"switch {o.dns.switch_health_check_id[:8]}: Inverted={inverted} "
-                   f"({'traffic to DR' if inverted else 'traffic to primary'})")
+def _alarm_states(clients: AwsClients, o: DrOutputs) -> dict[str, str]:
+    alarms = clients.get("cloudwatch", o.traffic_control.region).describe_alarms()["MetricAlarms"]
+    return {a["AlarmName"]: a["StateValue"] for a in alarms}
+
+
+def _switches(clients: AwsClients, o: DrOutputs) -> Verdict:
+    cw = o.traffic_control.cloudwatch_alarm
+    if cw is None:
+        return Verdict("traffic switches set for DR", False, "ARC routing controls: nothing emulates ARC here")
+    states = _alarm_states(clients, o)
+    ready, fenced = states.get(cw.dr_ready.alarm_name), states.get(cw.primary_fenced.alarm_name)
+    return Verdict("traffic switches set for DR", ready == "OK" and fenced == "ALARM",
+                   f"{cw.dr_ready.alarm_name} {ready} (OK: DR ready), {cw.primary_fenced.alarm_name} {fenced} "
+                   f"(ALARM: primary fenced) in {o.traffic_control.region}")
+
+
+def _dr_ready(clients: AwsClients, o: DrOutputs) -> Verdict:
+    cw = o.traffic_control.cloudwatch_alarm
+    state = _alarm_states(clients, o).get(cw.dr_ready.alarm_name) if cw else None
+    return Verdict("DR declared ready", state == "OK", f"{cw.dr_ready.alarm_name if cw else 'dr-ready'}: {state}")
+
+
+def _lease(clients: AwsClients, o: DrOutputs, region: str) -> Verdict:
+    c = o.coordination
+    item = clients.get("dynamodb", c.home_region).get_item(
+        TableName=c.table_name, Key={c.key_attribute: {"S": c.lease_key}}, ConsistentRead=True).get("Item")
+    holder = item["holder"]["S"] if item else None
+    return Verdict("writers' lease held by DR", holder == region,
+                   f"{c.lease_key}: holder {holder or 'nobody'}, epoch {item['epoch']['N'] if item else '-'}")
 
 
 def _dns(o: DrOutputs, resolver: tuple[str, int], expect: str) -> Verdict:
@@ -139,12 +164,18 @@ def _dns(o: DrOutputs, resolver: tuple[str, int], expect: str) -> Verdict:
 
 
 def _cache(clients: AwsClients, o: DrOutputs) -> Verdict:
-    gid = o.cache.global_datastore_id
-    groups = clients.get("elasticache", o.dr_region).describe_global_replication_groups(
-        GlobalReplicationGroupId=gid, ShowMemberInfo=True)["GlobalReplicationGroups"]
+    gid, dr_group = o.cache.global_datastore_id, o.cache.secondary.replication_group_id
+    ec = clients.get("elasticache", o.dr_region)
+    groups = ec.describe_global_replication_groups(GlobalReplicationGroupId=gid,
+                                                   ShowMemberInfo=True)["GlobalReplicationGroups"]
     members = groups[0].get("Members", []) if groups else []
+    if not any(m.get("ReplicationGroupRegion") == o.dr_region for m in members):  # disassociated: standalone
+        group = ec.describe_replication_groups(ReplicationGroupId=dr_group)["ReplicationGroups"][0]
+        return Verdict("cache primary in DR", group.get("Status") == "available",
+                       f"{dr_group} is a standalone primary in {o.dr_region} ({group.get('Status')}), no longer in "
+                       f"{gid} (unplanned failover)")
     primary = next((m for m in members if m.get("Role") == "PRIMARY"), {})
-    return Verdict("cache Global Datastore primary in DR", primary.get("ReplicationGroupRegion") == o.dr_region,
+    return Verdict("cache primary in DR", primary.get("ReplicationGroupRegion") == o.dr_region,
                    f"{gid}: primary {primary.get('ReplicationGroupId')} in {primary.get('ReplicationGroupRegion')}")
 
 

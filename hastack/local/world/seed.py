@@ -2,7 +2,9 @@
 
 `seed_world(outputs, client)` creates in the world what the outputs name — RDS primary and
 cross-region replica, the coordination table (an MRSC global table when the outputs place it so:
-replica and witness, see `global_tables`), Route 53 zone, checks and failover records, ALBs
+replica and witness, see `global_tables`) with the writers' lease granted to the primary, the
+traffic switches (two alarms in the DR region) and the Route 53 zone, checks, gates and failover
+records, ALBs
 and target groups, EKS clusters with node groups backed by Auto Scaling groups attached to the
 region's target groups, cache replication groups joined in a Global Datastore, a `ReplicaLag`
 datapoint — keeping the outputs' names and returning them with moto's real ids. The DR tests use
@@ -63,20 +65,7 @@ def seed_world(plan: dict[str, Any], client: Client, replica_lag_seconds: float 
     if replica_lag_seconds is not None:
         put_replica_lag(client, dr, db["replica"]["identifier"], replica_lag_seconds)
 
-    # Coordination table (lease, lock, journals), keyed as the outputs say; an MRSC global table
-    # (replica + witness, one quorum) when the outputs place it so, as the stack deploys it.
-    table = plan["coordination"]
-    key = table["keyAttribute"]
-    home = client("dynamodb", table["homeRegion"])
-    home.create_table(
-        TableName=table["tableName"], KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
-    if table.get("replicaRegions"):
-        home.update_table(TableName=table["tableName"],
-                          ReplicaUpdates=[{"Create": {"RegionName": r}} for r in table["replicaRegions"]],
-                          **({"GlobalTableWitnessUpdates": [{"Create": {"RegionName": table["witnessRegion"]}}]}
-                             if table.get("witnessRegion") else {}),
-                          MultiRegionConsistency=table.get("consistency") or "EVENTUAL")
+    _coordination(client, plan)
 
     # Load balancers and target groups, names from the plan's ARNs.
     for region, ing in plan["ingress"].items():
@@ -109,11 +98,19 @@ def seed_world(plan: dict[str, Any], client: Client, replica_lag_seconds: float 
             "ResourcePath": "/health/ready", "RequestInterval": 10, "FailureThreshold": 3})["HealthCheck"]["Id"]
     switch = r53.create_health_check(CallerReference=f"switch-{time.time()}", HealthCheckConfig={
         "Type": "CALCULATED", "ChildHealthChecks": [], "HealthThreshold": 0, "Disabled": True})["HealthCheck"]["Id"]
-    gate = r53.create_health_check(CallerReference=f"gate-{time.time()}", HealthCheckConfig={
-        "Type": "CALCULATED", "ChildHealthChecks": [checks[primary], switch],
-        "HealthThreshold": 2})["HealthCheck"]["Id"]
+    # The traffic switches in the DR region, the checks reading them, and the two gates (docs/traffic-control.md).
+    switches = _traffic_switches(client, r53, plan["trafficControl"])
+    # As components/dns.py builds them: the primary gate also holds the legacy switch (disabled: healthy)
+    # until the stack drops it; every child must be healthy.
+    children = {"primaryGate": [checks[primary], switch, switches["primarySwitch"]],
+                "secondaryGate": [checks[dr], switches["drReady"]]}
+    gates = {gate: r53.create_health_check(CallerReference=f"{gate}-{time.time()}", HealthCheckConfig={
+        "Type": "CALCULATED", "ChildHealthChecks": kids, "HealthThreshold": len(kids)})["HealthCheck"]["Id"]
+        for gate, kids in children.items()}
+    out["trafficControl"] = {**plan["trafficControl"], "healthCheckIds": {**switches, **gates}}
     changes = []
-    for failover, region, check in (("PRIMARY", primary, gate), ("SECONDARY", dr, checks[dr])):
+    for failover, region, check in (("PRIMARY", primary, gates["primaryGate"]),
+                                    ("SECONDARY", dr, gates["secondaryGate"])):
         ing = out["ingress"][region]
         changes.append({"Action": "CREATE", "ResourceRecordSet": {
             "Name": record, "Type": "A", "SetIdentifier": f"{failover.lower()}-{region}", "Failover": failover,
@@ -156,6 +153,54 @@ def seed_world(plan: dict[str, Any], client: Client, replica_lag_seconds: float 
     else:
         _replication_group(client, cache["secondary"])
     return out
+
+
+def _coordination(client: Client, plan: dict[str, Any]) -> None:
+    """The coordination table (lease, DR lock, journals), keyed as the outputs say; an MRSC global table
+    (replica + witness, one quorum) when the outputs place it so, as the stack deploys it; with the
+    writers' lease granted to the primary region (epoch 1), as a deployed stack starts."""
+    table = plan["coordination"]
+    key = table["keyAttribute"]
+    home = client("dynamodb", table["homeRegion"])
+    home.create_table(
+        TableName=table["tableName"], KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    if table.get("replicaRegions"):
+        home.update_table(TableName=table["tableName"],
+                          ReplicaUpdates=[{"Create": {"RegionName": r}} for r in table["replicaRegions"]],
+                          **({"GlobalTableWitnessUpdates": [{"Create": {"RegionName": table["witnessRegion"]}}]}
+                             if table.get("witnessRegion") else {}),
+                          MultiRegionConsistency=table.get("consistency") or "EVENTUAL")
+    home.put_item(TableName=table["tableName"], Item={
+        key: {"S": table["leaseKey"]}, "holder": {"S": plan["primaryRegion"]}, "epoch": {"N": "1"},
+        "leaseSeconds": {"N": str(table["leaseSeconds"])}, "changedAt": {"N": f"{time.time():.3f}"},
+        "changedBy": {"S": "seed"}, "reason": {"S": "the primary region writes"}})
+
+
+def _traffic_switches(client: Client, r53: Any, traffic: dict[str, Any]) -> dict[str, str]:
+    """The cloudwatch-alarm switches: two alarms in the DR region that keep their state when nobody
+    publishes (TreatMissingData ignore), and the Route 53 checks reading them; returns the checks' ids."""
+    switches = traffic.get("cloudwatchAlarm")
+    if switches is None:
+        raise ValueError("the world seeds trafficControl.mode cloudwatch-alarm only (nothing emulates ARC)")
+    region = traffic["region"]
+    cw = client("cloudwatch", region)
+    common = {"Namespace": switches["namespace"], "Period": switches["periodSeconds"], "EvaluationPeriods": 1,
+              "DatapointsToAlarm": 1, "TreatMissingData": "ignore", "Threshold": 1.0, "ActionsEnabled": False,
+              "Dimensions": [{"Name": k, "Value": v} for k, v in switches["dimensions"].items()]}
+    fenced, ready = switches["primaryFenced"], switches["drReady"]
+    cw.put_metric_alarm(AlarmName=fenced["alarmName"], MetricName=fenced["metricName"], Statistic="Maximum",
+                        ComparisonOperator="GreaterThanOrEqualToThreshold", **common)
+    cw.put_metric_alarm(AlarmName=ready["alarmName"], MetricName=ready["metricName"], Statistic="Minimum",
+                        ComparisonOperator="LessThanThreshold", **common)
+
+    def check(alarm: str, insufficient: str) -> str:
+        return str(r53.create_health_check(CallerReference=f"{alarm}-{time.time()}", HealthCheckConfig={
+            "Type": "CLOUDWATCH_METRIC", "AlarmIdentifier": {"Region": region, "Name": alarm},
+            "InsufficientDataHealthStatus": insufficient})["HealthCheck"]["Id"])
+
+    # A never-published primary-fenced alarm: the primary serves; a never-published dr-not-ready: DR is not ready.
+    return {"primarySwitch": check(fenced["alarmName"], "Healthy"), "drReady": check(ready["alarmName"], "Unhealthy")}
 
 
 def _replication_group(client: Client, side: dict[str, Any], global_id: str | None = None) -> None:
