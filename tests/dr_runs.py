@@ -95,12 +95,15 @@ class DnsWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="dns-watcher", daemon=True)
 
+    def _sample(self) -> None:
+        try:
+            self.seen.append((time.time(), answers(self.world)))
+        except Exception:  # noqa: BLE001 - a missed sample is not an answer
+            return
+
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
-            try:
-                self.seen.append((time.time(), answers(self.world)))
-            except Exception:  # noqa: BLE001 - a missed sample is not an answer
-                continue
+            self._sample()
 
     def __enter__(self) -> DnsWatcher:
         self._thread.start()
@@ -109,6 +112,7 @@ class DnsWatcher:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        self._sample()  # what clients are told when the run returns (a run may end inside one interval)
 
     def first(self, region: str) -> float | None:
         return next((at for at, got in self.seen if got == region), None)
