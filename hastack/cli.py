@@ -83,6 +83,8 @@ class Commands(LazyGroup):
             return super().invoke(ctx)
         except UserError as exc:
             _fail(exc)
+        except BrokenPipeError:
+            _reader_went_away()
         except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort,
                 click.exceptions.ClickException):
             raise  # the commands' own exits, and typer's usage errors (exit 2 with the usage)
@@ -98,6 +100,18 @@ class Commands(LazyGroup):
             err.print(f"[bold red]internal error[/] (a bug in hastack; HASTACK_TRACEBACK=1 shows where): "
                       f"{type(exc).__name__}: {escape(first)}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_INTERNAL) from None
+
+
+#: A shell's exit status for a command killed by SIGPIPE (128 + 13): not 1, which means "refused".
+EXIT_BROKEN_PIPE = 141
+
+
+def _reader_went_away() -> NoReturn:
+    """`hastack ... | head`: the reader closed the pipe. Not an error of ours: nothing more to print, and
+    nothing at exit either (stdout is pointed at /dev/null so the interpreter's final flush stays quiet)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise typer.Exit(EXIT_BROKEN_PIPE) from None
 
 
 def _fail(exc: UserError) -> NoReturn:
@@ -121,9 +135,24 @@ drill_group = typer.Typer(
 app.add_typer(drill_group, name="drill")
 
 
+def _stdout_is_devnull() -> bool:
+    try:
+        out, null = os.fstat(sys.stdout.fileno()), os.stat(os.devnull)
+    except (OSError, ValueError):
+        return False
+    return (out.st_dev, out.st_ino, out.st_rdev) == (null.st_dev, null.st_ino, null.st_rdev)
+
+
 def main() -> None:
+    piped_to_devnull = _stdout_is_devnull()
     try:
         app()
+    except SystemExit as exc:
+        # rich (and typer's --help through it) answers a closed pipe by pointing stdout at /dev/null and
+        # exiting 1, which here means "refused": a reader that went away is told apart by that redirect.
+        if exc.code == 1 and not piped_to_devnull and _stdout_is_devnull():
+            sys.exit(EXIT_BROKEN_PIPE)
+        raise
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)

@@ -12,6 +12,7 @@ through `python -m hastack`.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -215,3 +216,17 @@ def test_a_bug_is_one_line_and_exit_70_never_1(monkeypatch: pytest.MonkeyPatch, 
     assert result.exit_code == 70
     assert result.stderr.strip() == ("internal error (a bug in hastack; HASTACK_TRACEBACK=1 shows where): "
                                      "KeyError: 'a bug'")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["dr", "scale-up", "--help"], ["policy", "check", "--help"]])
+def test_a_reader_that_goes_away_is_not_a_refusal(args: list[str]) -> None:
+    """`hastack ... | head`: the pipe closes under the command. Exit 141 (SIGPIPE's status), silent:
+    never 1 (refused / violations) and never the internal-error line."""
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-m", "hastack", *args], cwd=REPO_ROOT, stdout=write_end,
+                            stderr=subprocess.PIPE)
+    os.close(write_end)
+    os.close(read_end)  # the reader is gone before the first byte: every write meets a closed pipe
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 141
+    assert stderr == b""
