@@ -398,3 +398,23 @@ def test_the_seeded_world_resolves_its_failover_record_as_route53_would(prod_pla
         assert resolve(o.dns.record_name) == [dr]
         ops = [c.operation for c in world.state.calls.since(seeded) if c.service in ("route53", "dns")]
         assert f"A {o.dns.record_name}." in ops and not [op for op in ops if not op.startswith("A ")], ops
+
+
+def test_a_cross_region_replica_lives_in_its_own_region_with_its_own_subnet_group(server: InProcessServer) -> None:
+    """Failback's re-protect: a replica in the home region of the DR writer, in the home region's subnet
+    group (moto looked the group up in the source's region and refused it)."""
+    west, east, ec2 = client(server, "rds", WEST), client(server, "rds", EAST), client(server, "ec2", EAST)
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=f"{EAST}{z}")["Subnet"]
+               ["SubnetId"] for i, z in enumerate("ab")]
+    east.create_db_subnet_group(DBSubnetGroupName="home-subnets", DBSubnetGroupDescription="home",
+                                SubnetIds=subnets)
+    source = west.create_db_instance(DBInstanceIdentifier="writer-west", DBInstanceClass="db.r6g.large",
+                                     Engine="postgres", MasterUsername="app", MasterUserPassword="not-a-secret-1",
+                                     AllocatedStorage=20)["DBInstance"]["DBInstanceArn"]
+    replica = east.create_db_instance_read_replica(DBInstanceIdentifier="home", SourceDBInstanceIdentifier=source,
+                                                   DBSubnetGroupName="home-subnets")["DBInstance"]
+    assert replica["DBSubnetGroup"]["DBSubnetGroupName"] == "home-subnets"
+    assert replica["AvailabilityZone"].startswith(EAST)
+    assert east.describe_db_instances(DBInstanceIdentifier="home")["DBInstances"][0]["DBInstanceArn"].split(":")[3] \
+        == EAST

@@ -130,6 +130,10 @@ def _rds() -> None:
     original_promote = RDSBackend.promote_read_replica
 
     def create_db_instance_read_replica(self: Any, db_kwargs: dict[str, Any]) -> Any:
+        # moto copies the source instance and sets the request's fields in order, `backend` (this
+        # region's, added for an ARN source) last: a DBSubnetGroupName was looked up in the source's
+        # region and refused (failback's re-protect names the home region's group). This region first.
+        db_kwargs = {"backend": self, **db_kwargs}
         replica = original_replica(self, db_kwargs)
         if not str(replica.availability_zone).startswith(self.region_name):
             replica.availability_zone = f"{self.region_name}a"  # a replica lives in its own region
