@@ -7,6 +7,7 @@ plain data (dicts, numbers, None for "does not exist") and names the resource in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,21 +25,30 @@ def wrap(what: str, exc: Exception) -> ProbeError:
     return ProbeError(f"could not read {what}: {code + ': ' if code else ''}{exc}")
 
 
+def _described(what: str, not_found: str, describe: Callable[[], dict[str, Any]], key: str) -> dict[str, Any] | None:
+    """What one describe call answers under `key` (the first item of a list): None when AWS says
+    `not_found` or lists nothing; any other failure is a ProbeError naming `what`."""
+    try:
+        found = describe().get(key)
+    except ClientError as exc:
+        if error_code(exc) == not_found:
+            return None
+        raise wrap(what, exc) from exc
+    except BotoCoreError as exc:
+        raise wrap(what, exc) from exc
+    if isinstance(found, list):
+        return found[0] if found else None
+    return found
+
+
 # --- database ---------------------------------------------------------------------------------
 
 
 def db_instance(aws: ClientFactory, region: str, identifier: str) -> dict[str, Any] | None:
     """The DB instance as RDS describes it, or None when it does not exist."""
-    try:
-        found = aws.client("rds", region).describe_db_instances(DBInstanceIdentifier=identifier)
-    except ClientError as exc:
-        if error_code(exc) == "DBInstanceNotFound":
-            return None
-        raise wrap(f"DB instance {identifier!r} in {region}", exc) from exc
-    except BotoCoreError as exc:
-        raise wrap(f"DB instance {identifier!r} in {region}", exc) from exc
-    instances = found.get("DBInstances", [])
-    return instances[0] if instances else None
+    return _described(f"DB instance {identifier!r} in {region}", "DBInstanceNotFound",
+                      lambda: aws.client("rds", region).describe_db_instances(DBInstanceIdentifier=identifier),
+                      "DBInstances")
 
 
 def is_replica(instance: dict[str, Any] | None) -> bool:
@@ -67,14 +77,9 @@ def replication_state(instance: dict[str, Any]) -> str | None:
 
 
 def node_group(aws: ClientFactory, region: str, cluster: str, name: str) -> dict[str, Any] | None:
-    try:
-        return aws.client("eks", region).describe_nodegroup(clusterName=cluster, nodegroupName=name)["nodegroup"]
-    except ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            return None
-        raise wrap(f"node group {name!r} of cluster {cluster!r} in {region}", exc) from exc
-    except BotoCoreError as exc:
-        raise wrap(f"node group {name!r} of cluster {cluster!r} in {region}", exc) from exc
+    return _described(f"node group {name!r} of cluster {cluster!r} in {region}", "ResourceNotFoundException",
+                      lambda: aws.client("eks", region).describe_nodegroup(clusterName=cluster, nodegroupName=name),
+                      "nodegroup")
 
 
 def scaling(group: dict[str, Any]) -> tuple[int, int, int]:
@@ -87,16 +92,9 @@ def scaling(group: dict[str, Any]) -> tuple[int, int, int]:
 
 
 def load_balancer(aws: ClientFactory, region: str, arn: str) -> dict[str, Any] | None:
-    try:
-        found = aws.client("elbv2", region).describe_load_balancers(LoadBalancerArns=[arn])
-    except ClientError as exc:
-        if error_code(exc) == "LoadBalancerNotFound":
-            return None
-        raise wrap(f"load balancer {arn}", exc) from exc
-    except BotoCoreError as exc:
-        raise wrap(f"load balancer {arn}", exc) from exc
-    lbs = found.get("LoadBalancers", [])
-    return lbs[0] if lbs else None
+    return _described(f"load balancer {arn}", "LoadBalancerNotFound",
+                      lambda: aws.client("elbv2", region).describe_load_balancers(LoadBalancerArns=[arn]),
+                      "LoadBalancers")
 
 
 @dataclass(frozen=True)
@@ -126,17 +124,10 @@ def target_health(aws: ClientFactory, region: str, arn: str) -> TargetHealth:
 
 def global_datastore(aws: ClientFactory, region: str, global_id: str) -> dict[str, Any] | None:
     """The ElastiCache Global Datastore with its members, or None when it does not exist."""
-    try:
-        found = aws.client("elasticache", region).describe_global_replication_groups(
-            GlobalReplicationGroupId=global_id, ShowMemberInfo=True)
-    except ClientError as exc:
-        if error_code(exc) == "GlobalReplicationGroupNotFoundFault":
-            return None
-        raise wrap(f"Global Datastore {global_id!r} (asked in {region})", exc) from exc
-    except BotoCoreError as exc:
-        raise wrap(f"Global Datastore {global_id!r} (asked in {region})", exc) from exc
-    groups = found.get("GlobalReplicationGroups", [])
-    return groups[0] if groups else None
+    return _described(f"Global Datastore {global_id!r} (asked in {region})", "GlobalReplicationGroupNotFoundFault",
+                      lambda: aws.client("elasticache", region).describe_global_replication_groups(
+                          GlobalReplicationGroupId=global_id, ShowMemberInfo=True),
+                      "GlobalReplicationGroups")
 
 
 def cache_primary_region(datastore: dict[str, Any] | None) -> str | None:
@@ -148,16 +139,10 @@ def cache_primary_region(datastore: dict[str, Any] | None) -> str | None:
 
 def replication_group(aws: ClientFactory, region: str, group_id: str) -> dict[str, Any] | None:
     """The ElastiCache replication group, or None when it does not exist."""
-    try:
-        found = aws.client("elasticache", region).describe_replication_groups(ReplicationGroupId=group_id)
-    except ClientError as exc:
-        if error_code(exc) == "ReplicationGroupNotFoundFault":
-            return None
-        raise wrap(f"replication group {group_id!r} in {region}", exc) from exc
-    except BotoCoreError as exc:
-        raise wrap(f"replication group {group_id!r} in {region}", exc) from exc
-    groups = found.get("ReplicationGroups", [])
-    return groups[0] if groups else None
+    return _described(f"replication group {group_id!r} in {region}", "ReplicationGroupNotFoundFault",
+                      lambda: aws.client("elasticache", region).describe_replication_groups(
+                          ReplicationGroupId=group_id),
+                      "ReplicationGroups")
 
 
 def cache_member(datastore: dict[str, Any] | None, region: str) -> dict[str, Any] | None:
