@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -31,12 +32,16 @@ from hastack.local.server import (
     InProcessServer,
     LocalAwsError,
     WorldClient,
+    data_plane_name,
     read_detached,
     start_detached,
     stop_detached,
 )
 from hastack.paths import BUILD_DIR
-from hastack.plan.render import available_stacks, stack_file
+from hastack.plan.render import available_stacks, read_stack_config, stack_file
+
+if TYPE_CHECKING:
+    from hastack.local.dataplane import DataPlane, DataPlaneConfig
 
 local_app = typer.Typer(help="The stack deployed into an embedded moto AWS on 127.0.0.1 (no account needed).",
                         no_args_is_help=True, add_completion=False)
@@ -50,6 +55,11 @@ EXIT_FAILED = EXIT_REFUSED
 DEFAULT_PORT = 5000
 
 STACK = typer.Option("prod", "--stack", "-s", help="Stack to deploy (reads Pulumi.<stack>.yaml).")
+DATA_PLANE = typer.Option(True, "--data-plane/--no-data-plane",
+                          help="Also run real PostgreSQL and Valkey servers, replicating from the primary region to "
+                               "the DR region, bound to the stack's RDS instances and cache groups.")
+ONE_WAY_DELAY = typer.Option(70.0, "--one-way-delay-ms", min=0.0, max=10_000.0,
+                             help="Delay added to each direction of a cross-region data-plane link (ms).")
 BUILD_DIR_OPTION = typer.Option(BUILD_DIR, "--build-dir", help="Where outputs, pid file and reports go.")
 
 
@@ -78,21 +88,51 @@ def _deploy_and_show(stack: str, endpoint: str, build_dir: Path) -> None:
     out.print(f"deployed {deployment.created} AWS resources into {endpoint}; wrote {path}")
 
 
+def data_plane_config(stack: str, build_dir: Path, one_way_delay_ms: float = 70.0) -> DataPlaneConfig:
+    """The data plane of a stack's local world: its two regions (from Pulumi.<stack>.yaml), pids under build/."""
+    from hastack.local.dataplane import DataPlaneConfig
+
+    raw = read_stack_config(stack)  # an unreadable stack file is the user's error (exit 2)
+    regions = {key: raw.get(f"hastack:{key}") for key in ("primaryRegion", "drRegion")}
+    missing = [f"hastack:{key}" for key, value in regions.items() if not isinstance(value, str) or not value]
+    if missing:
+        raise UserError(f"stack {stack!r}: {', '.join(missing)} missing in {stack_file(stack).name}: the data plane "
+                        "needs both regions (or run with --no-data-plane)")
+    return DataPlaneConfig(name=data_plane_name(stack), primary_region=str(regions["primaryRegion"]),
+                           dr_region=str(regions["drRegion"]), one_way_delay_ms=one_way_delay_ms, build_dir=build_dir)
+
+
+def _print_data_plane(plane: DataPlane | None) -> None:
+    if plane is None:
+        return
+    primary, dr = plane.regions
+    servers = ", ".join(f"{name} ({plane.roles[name]}, pid {server.pid})" for name, server in plane.servers.items())
+    out.print(f"data plane {plane.config.name!r}: {servers}; cross-region links delay "
+              f"{plane.config.one_way_delay_ms:g} ms each way (pids in "
+              f"{plane.config.build_dir / f'dataplane-{plane.config.name}.json'})", soft_wrap=True)
+
+
 @local_app.command("up")
 def up(
     stack: str = STACK,
     port: int = typer.Option(DEFAULT_PORT, "--port", "-p", min=1, max=65535, help="Port on 127.0.0.1."),
     detach: bool = typer.Option(False, "--detach", "-d", help="Run the local AWS in the background "
                                                               "(pid file under build/; stop with `local down`)."),
+    data_plane: bool = DATA_PLANE,
+    one_way_delay_ms: float = ONE_WAY_DELAY,
     build_dir: Path = BUILD_DIR_OPTION,
 ) -> None:
-    """Start the local AWS, deploy the stack into it, print what exists per region and AZ."""
+    """Start the local AWS (and its data plane), deploy the stack into it, print what exists per region and AZ."""
     _checked(stack, build_dir, create=True)
+    plane_config = data_plane_config(stack, build_dir, one_way_delay_ms) if data_plane else None
     try:
         if detach:
-            record = start_detached(build_dir, stack, port)
+            record = start_detached(build_dir, stack, port, plane_config)
             out.print(f"local AWS running in the background: pid {record['pid']}, {record['endpoint']}, DNS resolver "
                       f"udp {record['resolver']} (log {record['log']})")
+            if record.get("dataPlane"):
+                out.print(f"data plane {record['dataPlane']!r} owned by it (pids in "
+                          f"{build_dir / ('dataplane-' + record['dataPlane'] + '.json')})", soft_wrap=True)
             try:
                 _deploy_and_show(stack, record["endpoint"], build_dir)
             except (typer.Exit, UserError):
@@ -101,10 +141,11 @@ def up(
             out.print(f"use it: AWS_ENDPOINT_URL={record['endpoint']} AWS_ACCESS_KEY_ID=testing "
                       f"AWS_SECRET_ACCESS_KEY=testing ...; stop it: hastack local down --stack {stack}")
             return
-        server = InProcessServer(port).start()
+        server = InProcessServer(port, dataplane=plane_config).start()
     except LocalAwsError as exc:
         raise UserError(str(exc)) from None
     try:
+        _print_data_plane(server.dataplane)
         _deploy_and_show(stack, server.endpoint, build_dir)
         host, resolver_port = server.resolver_address
         out.print(f"serving on {server.endpoint} (DNS resolver udp {host}:{resolver_port}) until Ctrl-C "
@@ -137,9 +178,13 @@ def _user_errors(stack: str) -> Iterator[None]:
 
 @local_app.command("down")
 def down(stack: str = STACK, build_dir: Path = BUILD_DIR_OPTION) -> None:
-    """Stop the detached local AWS of the stack (nothing is left running)."""
+    """Stop the detached local AWS of the stack and its data plane (nothing is left running)."""
     _checked(stack, build_dir)
-    out.print(stop_detached(build_dir, stack))
+    try:
+        out.print(stop_detached(build_dir, stack))
+    except LocalAwsError as exc:
+        err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED) from None
 
 
 @local_app.command("status")
@@ -154,7 +199,13 @@ def status(stack: str = STACK, build_dir: Path = BUILD_DIR_OPTION) -> None:
     if not client.is_up():
         out.print(f"pid file {build_dir / f'local-{stack}.json'} names {record['endpoint']}, which does not answer")
         raise typer.Exit(EXIT_FAILED)
-    out.print(f"local AWS of stack {stack!r}: pid {record['pid']}, {record['endpoint']}, world {client.world()}")
+    world = client.world()
+    plane = world.pop("dataPlane", None)
+    out.print(f"local AWS of stack {stack!r}: pid {record['pid']}, {record['endpoint']}, world {world}", soft_wrap=True)
+    if plane:
+        servers = ", ".join(f"{name} {s['role']} (pid {s['pid']})" for name, s in plane["servers"].items())
+        cut = sorted(name for name, link in plane["links"].items() if link["mode"] != "up")
+        out.print(f"data plane {plane['name']!r}: {servers}; links cut: {', '.join(cut) or 'none'}", soft_wrap=True)
 
 
 @local_app.command("demo")

@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,13 +25,21 @@ import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hastack.local.world.resolver import DnsResolver
 from hastack.local.world.state import WORLD
 from hastack.local.world.wsgi import CONTROL_PATH, build_app
 
+if TYPE_CHECKING:
+    from hastack.local.dataplane import DataPlane, DataPlaneConfig
+    from hastack.local.world.data_plane import WorldDataPlane
+
 LOOPBACK = "127.0.0.1"
+#: How long a starting server may take to answer: a data plane adds its servers' start (about a
+#: second; the first start on a machine also runs initdb once for the template cluster).
+START_TIMEOUT_SECONDS = 30.0
+DATA_PLANE_START_TIMEOUT_SECONDS = 90.0
 
 
 class LocalAwsError(Exception):
@@ -66,14 +75,29 @@ def port_is_free(port: int) -> bool:
 
 class InProcessServer:
     """The world served from threads of this process (what `local up` and drills use): moto with the
-    world's control endpoint on a TCP port, and the world's DNS resolver on a UDP port, both 127.0.0.1."""
+    world's control endpoint on a TCP port, and the world's DNS resolver on a UDP port, both 127.0.0.1.
 
-    def __init__(self, port: int = 0, resolver_port: int = 0) -> None:
+    With `dataplane` (a `DataPlaneConfig`), this server also owns a real data plane: PostgreSQL and
+    Valkey in the two regions, started before the world answers and stopped with it, bound to the
+    world's RDS instances and cache groups (`hastack.local.world.data_plane`). Whether it runs is
+    the caller's explicit choice (`hastack local up --data-plane/--no-data-plane`); without it the
+    world is moto alone, as fast as before.
+    """
+
+    def __init__(self, port: int = 0, resolver_port: int = 0, dataplane: DataPlaneConfig | None = None) -> None:
         self.requested_port = port
         self.requested_resolver_port = resolver_port
+        self.dataplane_config = dataplane
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._resolver: DnsResolver | None = None
+        self._plane: DataPlane | None = None
+        self._world_plane: WorldDataPlane | None = None
+
+    @property
+    def dataplane(self) -> DataPlane | None:
+        """The real servers this world drives (None when started without a data plane)."""
+        return self._plane
 
     @property
     def resolver_address(self) -> tuple[str, int]:
@@ -96,9 +120,12 @@ class InProcessServer:
             raise LocalAwsError(f"port {self.requested_port} on {LOOPBACK} is already in use "
                                 "(pick another with --port, or stop what holds it: hastack local down)")
         app = build_app()
+        if self.dataplane_config is not None:
+            self._start_data_plane(self.dataplane_config)
         try:
             self._resolver = DnsResolver(WORLD, self.requested_resolver_port).start()
         except OSError as exc:
+            self.stop()
             raise LocalAwsError(f"the DNS resolver could not bind udp {LOOPBACK}:{self.requested_resolver_port}: "
                                 f"{exc.strerror or exc}") from None
         app.resolver = self._resolver.address  # known before the first request is answered
@@ -115,6 +142,20 @@ class InProcessServer:
         WorldClient(self.endpoint).reset()
         return self
 
+    def _start_data_plane(self, config: DataPlaneConfig) -> None:
+        from hastack.local.dataplane import DataPlane, DataPlaneError
+        from hastack.local.world.data_plane import WorldDataPlane
+
+        try:
+            self._plane = DataPlane(config).start()
+            self._world_plane = WorldDataPlane(self._plane, WORLD).start()
+        except DataPlaneError as exc:
+            self.stop()
+            raise LocalAwsError(f"the data plane {config.name!r} did not start: {exc}") from None
+        except BaseException:
+            self.stop()
+            raise
+
     def stop(self) -> None:
         # Held connections first: a hanging outage must not hang the server's own stop.
         WORLD.release_held()
@@ -125,9 +166,16 @@ class InProcessServer:
             self._thread.join(timeout=10)
         if self._resolver is not None:
             self._resolver.stop()
+        # Nothing answers any more: the world lets go of the servers, then they stop (by pid, ports freed).
+        if self._world_plane is not None:
+            self._world_plane.stop()
+        if self._plane is not None:
+            self._plane.stop()
         self._server = None
         self._thread = None
         self._resolver = None
+        self._world_plane = None
+        self._plane = None
         # The world is one per process, like moto's backends: an outage must not outlive its server
         # (a later in-process `mock_aws` in this process would see it).
         WORLD.heal()
@@ -306,10 +354,12 @@ class ProcessServer:
     program or the DR command — and a detached one outlives the command that started it.
     """
 
-    def __init__(self, port: int = 0, log_path: Path | None = None, detach: bool = False) -> None:
+    def __init__(self, port: int = 0, log_path: Path | None = None, detach: bool = False,
+                 dataplane: DataPlaneConfig | None = None) -> None:
         self.port = port
         self.log_path = log_path
         self.detach = detach
+        self.dataplane = dataplane
         self.process: subprocess.Popen | None = None
 
     @property
@@ -321,17 +371,21 @@ class ProcessServer:
             raise LocalAwsError(f"port {self.port} on {LOOPBACK} is already in use (pick another with --port)")
         self.port = self.port or free_port()
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        command = [sys.executable, "-m", "hastack.local.server", "--port", str(self.port)]
+        if self.dataplane is not None:
+            command += ["--data-plane", self.dataplane.model_dump_json()]
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "hastack.local.server", "--port", str(self.port)],
+                command,
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=self.detach,
                 cwd=str(Path(__file__).resolve().parents[2]),
             )
         finally:
             if log is not subprocess.DEVNULL:
                 log.close()
+        timeout = START_TIMEOUT_SECONDS if self.dataplane is None else DATA_PLANE_START_TIMEOUT_SECONDS
         try:
-            WorldClient(self.endpoint).wait_until_up(process=self.process)
+            WorldClient(self.endpoint).wait_until_up(timeout=timeout, process=self.process)
         except LocalAwsError:
             self.stop()
             raise
@@ -354,15 +408,26 @@ class ProcessServer:
         self.stop()
 
 
-def start_detached(build_dir: Path, stack: str, port: int) -> dict[str, Any]:
-    """Start `python -m hastack.local.server` in its own session; write build/local-<stack>.json."""
+def data_plane_name(stack: str) -> str:
+    """The name of a stack's local data plane (its pid record is build/dataplane-<name>.json)."""
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", stack.lower()).strip("-")[:41] or "local"
+    return cleaned if cleaned[0].isalnum() else f"s{cleaned}"[:41]
+
+
+def start_detached(build_dir: Path, stack: str, port: int, dataplane: DataPlaneConfig | None = None
+                   ) -> dict[str, Any]:
+    """Start `python -m hastack.local.server` in its own session; write build/local-<stack>.json.
+
+    With `dataplane`, the server owns the data plane's servers (their pids in
+    build/dataplane-<name>.json, which the record names so `stop_detached` can stop them by pid
+    even if the server died)."""
     running = read_detached(build_dir, stack)
     if running and _is_our_server(int(running["pid"])):
         raise LocalAwsError(f"a local AWS for stack {stack!r} already runs (pid {running['pid']}, "
                             f"{running['endpoint']}); stop it first: hastack local down --stack {stack}")
     build_dir.mkdir(parents=True, exist_ok=True)
     log_path = build_dir / f"local-{stack}.log"
-    server = ProcessServer(port, log_path=log_path, detach=True).start()
+    server = ProcessServer(port, log_path=log_path, detach=True, dataplane=dataplane).start()
     assert server.process is not None
     try:
         host, resolver_port = WorldClient(server.endpoint).resolver()
@@ -371,13 +436,33 @@ def start_detached(build_dir: Path, stack: str, port: int) -> dict[str, Any]:
         raise
     record = {"pid": server.process.pid, "port": server.port, "endpoint": server.endpoint, "stack": stack,
               "resolver": f"{host}:{resolver_port}", "log": str(log_path),
+              "dataPlane": dataplane.name if dataplane is not None else None,
               "startedAt": datetime.now(UTC).isoformat(timespec="seconds")}
     pid_file(build_dir, stack).write_text(json.dumps(record, indent=2) + "\n")
     return record
 
 
 def stop_detached(build_dir: Path, stack: str, timeout: float = 10.0) -> str:
-    """Stop the detached server of `stack` and remove its pid file; the sentence says what happened."""
+    """Stop the detached server of `stack` and its data plane; remove the pid files. The sentence says
+    what happened. The data plane's servers are stopped by their pid record even when the AWS server
+    died without stopping them (a crash, a SIGKILL)."""
+    record = read_detached(build_dir, stack) or {}
+    server = _stop_server(build_dir, stack, timeout)
+    from hastack.local.dataplane import DataPlaneError, stop_recorded
+    from hastack.local.dataplane.plane import record_path
+
+    name = str(record.get("dataPlane") or "")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,40}", name):
+        name = data_plane_name(stack)
+    if not record_path(build_dir, name).is_file():
+        return server
+    try:
+        return f"{server}; {stop_recorded(build_dir, name, timeout)}"
+    except DataPlaneError as exc:
+        raise LocalAwsError(f"{server}; but {exc}") from None
+
+
+def _stop_server(build_dir: Path, stack: str, timeout: float) -> str:
     record = read_detached(build_dir, stack)
     path = pid_file(build_dir, stack)
     if record is None:
@@ -420,8 +505,15 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the detached server: serve until SIGTERM/SIGINT."""
     parser = argparse.ArgumentParser(description="hastack local AWS (moto + world control) on 127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--data-plane", default=None, metavar="JSON",
+                        help="Own a data plane: its DataPlaneConfig as JSON (what ProcessServer passes).")
     args = parser.parse_args(argv)
-    server = InProcessServer(args.port)
+    config = None
+    if args.data_plane is not None:
+        from hastack.local.dataplane import DataPlaneConfig
+
+        config = DataPlaneConfig.model_validate_json(args.data_plane)
+    server = InProcessServer(args.port, dataplane=config)
     try:
         server.start()
     except LocalAwsError as exc:

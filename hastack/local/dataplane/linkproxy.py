@@ -302,6 +302,17 @@ class ProxyHub:
 
         self.call(change_all())
 
+    def set_modes(self, changes: dict[LinkProxy, LinkMode]) -> None:
+        """Put each link into its own mode, all at one instant of the loop (the world's outages and
+        partitions change several links, possibly to different modes, in one step)."""
+
+        async def change_all() -> None:
+            for link, mode in changes.items():
+                await link._set_mode(LinkMode(mode))
+
+        if changes:
+            self.call(change_all())
+
     def set_mode_when(self, links: list[LinkProxy], mode: LinkMode | str, ready: Callable[[], bool],
                       timeout: float, interval: float = 0.005) -> bool:
         """Change several links at the first instant of the loop at which `ready()` holds; False after `timeout`.

@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -246,14 +246,13 @@ class DataPlane:
             raise DataPlaneError(f"no link named {name!r} (links: {', '.join(sorted(self.hub.links))})")
         return self.hub.links[name]
 
+    def link_ends(self, link: LinkProxy) -> tuple[str, str]:
+        """(region of the link's clients, region of its server)."""
+        return link.name.split(":")[-1].split("->")[0], self.servers[link.upstream.server].region
+
     def links_of(self, region: str) -> list[LinkProxy]:
         """Every link into or out of `region` (what a regional outage cuts)."""
-        touching = []
-        for name, link in self.hub.links.items():
-            client = name.split(":")[-1].split("->")[0]
-            if client == region or self.servers[link.upstream.server].region == region:
-                touching.append(link)
-        return touching
+        return [link for link in self.hub.links.values() if region in self.link_ends(link)]
 
     def replication_link(self, service: Service, region: str) -> LinkProxy:
         """The link through which the replica in the other region pulls from `service` in `region`."""
@@ -286,6 +285,30 @@ class DataPlane:
 
     def heal(self, region: str) -> str:
         return self.outage(region, LinkMode.UP)
+
+    def follow(self, dark: Collection[str], mode: LinkMode | str, partitioned: Collection[str] = ()) -> list[str]:
+        """Put every link where the world's state says, at one instant; returns the links that changed.
+
+        A link into or out of a `dark` region is in the outage's `mode` (the region's servers are
+        unreachable, even from inside it, as `outage` cuts them); a cross-region link of a
+        `partitioned` region hangs (packets dropped: the region reaches no other region, its own
+        clients still reach its servers); every other link is up. Links already in their mode are
+        left alone, so a cut made earlier with `outage(..., when=...)` survives the world catching up.
+        """
+        wanted = LinkMode(mode)
+        changes: dict[LinkProxy, LinkMode] = {}
+        for link in self.hub.links.values():
+            client, server = self.link_ends(link)
+            if client in dark or server in dark:
+                target = wanted
+            elif client != server and (client in partitioned or server in partitioned):
+                target = LinkMode.HANG
+            else:
+                target = LinkMode.UP
+            if link.mode != target:
+                changes[link] = target
+        self.hub.set_modes(changes)
+        return sorted(link.name for link in changes)
 
     def promote(self, service: Service, region: str) -> str:
         """Promote the replica of `service` in `region` for real; the sentence says what happened."""

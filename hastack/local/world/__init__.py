@@ -9,11 +9,14 @@ node groups, RDS replicas, managed policies, alarm health checks, alarms evaluat
 plane (`route53`: check health and DNS answers; `resolver`: the loopback UDP name server), the
 verdict on each request in-process (`inprocess`, for `mock_aws`) and in a server (`wsgi`, the layer
 in front of moto's WSGI app with the control endpoint `/_hastack/world`), AWS error answers the
-world gives (`errors`), what an account holds before the stack (`preexisting`), and a pilot-light
-world seeded from stack outputs (`seed`).
+world gives (`errors`), what an account holds before the stack (`preexisting`), a pilot-light
+world seeded from stack outputs (`seed`), and the world's side of a real data plane (`data_plane`:
+RDS instances and cache groups bound to real PostgreSQL/Valkey servers, promoted by the emulated
+APIs, ReplicaLag published from the real replica, the heartbeat, outages reaching the links).
 
-May import: moto, boto3/botocore, the standard library (the world is what the DR command, the plan
-and the CLI are tested against, so it never depends on them).
+May import: moto, boto3/botocore, the standard library, `hastack.local.dataplane` (the servers it
+drives). The world is what the DR command, the plan and the CLI are tested against, so it never
+depends on them.
 Never imports: hastack.dr, hastack.plan, hastack.policy, hastack.cli.
 
 `install()` makes one process's moto the local world, for both paths.

@@ -28,6 +28,7 @@ and in a server (`hastack.local.server`), and every other API sees one consisten
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,15 +89,19 @@ def _elasticache() -> None:
         return ActionResult({"GlobalReplicationGroups": [s.view(members) for s in found]})
 
     def failover_global_replication_group(self: Any) -> Any:
-        store = answer(lambda: stores.failover(self._get_param("GlobalReplicationGroupId") or "",
-                                               self._get_param("PrimaryRegion") or "",
+        region = self._get_param("PrimaryRegion") or ""
+        store = answer(lambda: stores.failover(self._get_param("GlobalReplicationGroupId") or "", region,
                                                self._get_param("PrimaryReplicationGroupId") or ""))
+        if WORLD.data_plane is not None:
+            WORLD.data_plane.cache_failed_over(region)
         return ActionResult({"GlobalReplicationGroup": store.view()})
 
     def disassociate_global_replication_group(self: Any) -> Any:
+        region = self._get_param("ReplicationGroupRegion") or ""
         store = answer(lambda: stores.disassociate(self._get_param("GlobalReplicationGroupId") or "",
-                                                   self._get_param("ReplicationGroupId") or "",
-                                                   self._get_param("ReplicationGroupRegion") or ""))
+                                                   self._get_param("ReplicationGroupId") or "", region))
+        if WORLD.data_plane is not None:
+            WORLD.data_plane.cache_disassociated(region)
         return ActionResult({"GlobalReplicationGroup": store.view()})
 
     def delete_global_replication_group(self: Any) -> Any:
@@ -111,10 +116,16 @@ def _elasticache() -> None:
     original_create = ElastiCacheBackend.create_replication_group
 
     def create_replication_group(self: Any, *args: Any, **kwargs: Any) -> Any:
-        group = original_create(self, *args, **kwargs)
         gid = kwargs.get("global_replication_group_id")
+        plane = WORLD.data_plane
+        if plane is not None:
+            data_plane_refusal(lambda: plane.check_cache_join(self.region_name, gid), ElastiCacheException,
+                               "InvalidGlobalReplicationGroupState")
+        group = original_create(self, *args, **kwargs)
         if gid:
             stores.join(gid, group.replication_group_id, self.region_name)
+        if plane is not None:
+            plane.cache_group_created(self.region_name, group, joined_as_secondary=bool(gid))
         return group
 
     ElastiCacheBackend.create_replication_group = create_replication_group  # type: ignore[method-assign]
@@ -124,20 +135,47 @@ def _elasticache() -> None:
 
 
 def _rds() -> None:
-    from moto.rds.models import RDSBackend, rds_backends
+    from moto.rds.exceptions import RDSClientError
+    from moto.rds.models import DBInstance, RDSBackend, rds_backends
 
+    original_create = RDSBackend.create_db_instance
     original_replica = RDSBackend.create_db_instance_read_replica
     original_promote = RDSBackend.promote_read_replica
+    original_endpoint = DBInstance.endpoint.fget  # type: ignore[attr-defined]
+
+    def create_db_instance(self: Any, db_kwargs: dict[str, Any]) -> Any:
+        database = original_create(self, db_kwargs)
+        if WORLD.data_plane is not None:
+            WORLD.data_plane.db_created(self.region_name, database)
+        return database
 
     def create_db_instance_read_replica(self: Any, db_kwargs: dict[str, Any]) -> Any:
         # moto copies the source instance and sets the request's fields in order, `backend` (this
         # region's, added for an ARN source) last: a DBSubnetGroupName was looked up in the source's
         # region and refused (failback's re-protect names the home region's group). This region first.
         db_kwargs = {"backend": self, **db_kwargs}
+        plane = WORLD.data_plane
+        if plane is not None:
+            try:
+                source = self.find_db_from_id(db_kwargs["source_db_instance_identifier"])
+            except Exception:  # noqa: BLE001 - moto's own call below answers a missing source
+                source = None
+            data_plane_refusal(lambda: plane.check_db_replica(self.region_name, source), RDSClientError,
+                               "InvalidDBInstanceState")
         replica = original_replica(self, db_kwargs)
         if not str(replica.availability_zone).startswith(self.region_name):
             replica.availability_zone = f"{self.region_name}a"  # a replica lives in its own region
+        if plane is not None:
+            plane.db_replica_created(self.region_name, replica, source)
         return replica
+
+    def endpoint(self: Any) -> dict[str, Any]:
+        """A bound instance answers the loopback link its region's clients use (the real server)."""
+        plane = WORLD.data_plane
+        bound = plane.endpoint_of(self, self.region) if plane is not None else None
+        if bound is None:
+            return original_endpoint(self)
+        return {"Address": bound.host, "Port": bound.port}
 
     def promote_read_replica(self: Any, db_kwargs: dict[str, Any]) -> Any:
         ident = db_kwargs["db_instance_identifier"]
@@ -150,10 +188,24 @@ def _rds() -> None:
                 primary.replicas = [r for r in primary.replicas if r not in (database.db_instance_arn, ident)]
             database.source_db_instance_identifier = None
             database.is_replica = False
+        if WORLD.data_plane is not None:
+            WORLD.data_plane.db_promoted(self.region_name, database)
         return database
 
+    RDSBackend.create_db_instance = create_db_instance  # type: ignore[method-assign]
     RDSBackend.create_db_instance_read_replica = create_db_instance_read_replica  # type: ignore[method-assign]
+    DBInstance.endpoint = property(endpoint)  # type: ignore[method-assign,assignment]
     RDSBackend.promote_read_replica = promote_read_replica  # type: ignore[method-assign]
+
+
+def data_plane_refusal(check: Callable[[], None], error: type[Exception], code: str) -> None:
+    """Run a data plane's pre-check; its DataPlaneError becomes the service's error answer (nothing changes)."""
+    from hastack.local.dataplane.errors import DataPlaneError
+
+    try:
+        check()
+    except DataPlaneError as exc:
+        raise error(code, str(exc)) from exc
 
 
 # --- EKS -----------------------------------------------------------------------------------------

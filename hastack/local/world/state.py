@@ -33,11 +33,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hastack.local.world.calls import CallLog
 from hastack.local.world.global_datastore import GlobalDatastores
 from hastack.local.world.global_tables import NO_QUORUM_CODE, NO_QUORUM_STATUS, GlobalTables
+
+if TYPE_CHECKING:
+    from hastack.local.world.data_plane import WorldDataPlane
 
 #: Services AWS runs from one global endpoint: a regional outage does not take them away
 #: (Route 53's API is the exception the world models: its control plane lives in us-east-1).
@@ -52,6 +55,10 @@ THROTTLE_STATUSES = (400, 429, 503)
 #: A held connection is dropped after this long whatever happens (no thread is held forever).
 DEFAULT_MAX_HOLD_SECONDS = 600.0
 DEFAULT_HANG_TIMEOUT_SECONDS = 1.0
+#: How often the data plane's replica lag reaches CloudWatch locally (RDS publishes once a minute:
+#: a drill lasting seconds needs fresher evidence), and the heartbeat's interval on the real primary.
+DEFAULT_REPLICA_LAG_PUBLISH_SECONDS = 1.0
+DEFAULT_HEARTBEAT_SECONDS = 1.0
 
 _SCOPE_RE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 
@@ -111,6 +118,11 @@ class World:
     hang_timeout_seconds: float = DEFAULT_HANG_TIMEOUT_SECONDS
     max_hold_seconds: float = DEFAULT_MAX_HOLD_SECONDS
     gd_planned_failover: str = "refuseWhilePrimaryDark"
+    replica_lag_publish_seconds: float = DEFAULT_REPLICA_LAG_PUBLISH_SECONDS
+    heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
+    #: The real servers this world's RDS instances and cache groups are bound to (None: no data plane;
+    #: set by the server that owns them, `hastack.local.server.InProcessServer(dataplane=...)`).
+    data_plane: WorldDataPlane | None = None
     calls: CallLog = field(default_factory=CallLog)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -192,6 +204,9 @@ class World:
                 "hangTimeoutSeconds": self.hang_timeout_seconds, "maxHoldSeconds": self.max_hold_seconds,
                 "heldConnections": self._held, "globalDatastorePlannedFailover": self.gd_planned_failover,
                 "globalTables": self.global_tables.to_json(), "lastCall": self.calls.last_seq(),
+                "replicaLagPublishSeconds": self.replica_lag_publish_seconds,
+                "heartbeatSeconds": self.heartbeat_seconds,
+                "dataPlane": self.data_plane.to_json() if self.data_plane is not None else None,
             }
 
     # --- changing -----------------------------------------------------------------------------
@@ -211,7 +226,9 @@ class World:
                               ("partitionedRegions", "partitioned_regions"),
                               ("redHealthChecks", "red_health_checks"), ("hangTimeoutSeconds", "hang_timeout_seconds"),
                               ("maxHoldSeconds", "max_hold_seconds"),
-                              ("globalDatastorePlannedFailover", "gd_planned_failover")):
+                              ("globalDatastorePlannedFailover", "gd_planned_failover"),
+                              ("replicaLagPublishSeconds", "replica_lag_publish_seconds"),
+                              ("heartbeatSeconds", "heartbeat_seconds")):
                 if key in parsed:
                     setattr(self, attr, parsed[key])
             if "throttles" in parsed:
@@ -234,7 +251,9 @@ class World:
         self.update({"downRegions": [], "partitionedRegions": [], "outageMode": "refuse", "route53Api": "auto",
                      "redHealthChecks": [], "throttles": [], "hangTimeoutSeconds": DEFAULT_HANG_TIMEOUT_SECONDS,
                      "maxHoldSeconds": DEFAULT_MAX_HOLD_SECONDS,
-                     "globalDatastorePlannedFailover": "refuseWhilePrimaryDark", "resetEmulation": True})
+                     "globalDatastorePlannedFailover": "refuseWhilePrimaryDark", "resetEmulation": True,
+                     "replicaLagPublishSeconds": DEFAULT_REPLICA_LAG_PUBLISH_SECONDS,
+                     "heartbeatSeconds": DEFAULT_HEARTBEAT_SECONDS})
 
     def subscribe(self, listener: Callable[[World], None]) -> None:
         """Call `listener(world)` after every change (a data plane follows outages this way)."""
@@ -309,11 +328,19 @@ def _parse_change(change: Any) -> dict[str, Any]:
         else:
             out[key] = float(value)
 
+    def positive_seconds(key: str) -> None:
+        value = change[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            problems.append(f"{key} = {value!r}: a number of seconds > 0")
+        else:
+            out[key] = float(value)
+
     parsers: dict[str, Callable[[str], None]] = {
         "downRegions": strings, "partitionedRegions": strings, "redHealthChecks": strings,
         "outageMode": lambda k: choice(k, OUTAGE_MODES), "route53Api": lambda k: choice(k, ROUTE53_API_MODES),
         "globalDatastorePlannedFailover": lambda k: choice(k, GD_FAILOVER_MODES),
         "hangTimeoutSeconds": seconds, "maxHoldSeconds": seconds,
+        "replicaLagPublishSeconds": positive_seconds, "heartbeatSeconds": seconds,
         "clearCalls": lambda k: out.__setitem__(k, bool(change[k])),
         "resetEmulation": lambda k: out.__setitem__(k, bool(change[k])),
         "throttles": lambda k: _parse_throttles(k, change[k], out, problems),
