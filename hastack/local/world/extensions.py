@@ -128,7 +128,17 @@ def _elasticache() -> None:
             plane.cache_group_created(self.region_name, group, joined_as_secondary=bool(gid))
         return group
 
+    original_delete = ElastiCacheBackend.delete_replication_group
+
+    def delete_replication_group(self: Any, replication_group_id: str, *args: Any, **kwargs: Any) -> Any:
+        """The answer says `deleting`, as AWS's does; then the deletion completes (moto keeps the group
+        `deleting` forever, so a re-created group of the same id — failback's cache re-protect — would be refused)."""
+        group = original_delete(self, replication_group_id, *args, **kwargs)
+        self.replication_groups.pop(replication_group_id, None)
+        return group
+
     ElastiCacheBackend.create_replication_group = create_replication_group  # type: ignore[method-assign]
+    ElastiCacheBackend.delete_replication_group = delete_replication_group  # type: ignore[method-assign]
 
 
 # --- RDS read replicas ---------------------------------------------------------------------------
