@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import time
+import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -285,6 +286,16 @@ def test_a_replica_cannot_be_created_while_its_region_is_cut_off_from_the_source
                                                SourceDBInstanceIdentifier=primary["DBInstanceArn"])
     assert not dr_rds.describe_db_instances(Filters=[{"Name": "db-instance-id", "Values": [f"{DB_ID}-dr2"]}])[
         "DBInstances"], "a refused request changes nothing"
+
+
+def test_the_publishing_and_heartbeat_intervals_are_checked(world: InProcessServer) -> None:
+    client = WorldClient(world.endpoint)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        client.set_world(replicaLagPublishSeconds=0, heartbeatSeconds=-1)
+    text = refused.value.read().decode()
+    assert "replicaLagPublishSeconds = 0: a number of seconds > 0" in text
+    assert "heartbeatSeconds = -1: a number of seconds >= 0" in text
+    assert client.world()["replicaLagPublishSeconds"] == 0.1, "a refused change changes nothing"
 
 
 def _free_port() -> int:

@@ -263,6 +263,12 @@ class WorldClient:
         query = urllib.parse.urlencode({"name": name, "type": rtype})
         return self._request(f"{CONTROL_PATH}/dns?{query}")
 
+    def data_plane(self) -> dict[str, Any] | None:
+        """The world's data plane (None without one): servers {name: {service, region, role, direct, pid}},
+        links {name: {port, mode, delayMs}}, bindings, replicaLag, heartbeat, events."""
+        found = self.world().get("dataPlane")
+        return dict(found) if found else None
+
     def global_tables(self) -> list[dict[str, Any]]:
         """DynamoDB global tables: [{tableName, consistency STRONG|EVENTUAL, replicas, witness,
         quorum {replica region: reaches a majority (None for EVENTUAL)}, isolatedReplicas}]."""
