@@ -102,6 +102,8 @@ def test_failback_in_order_fence_dns_wait_fresh_evidence_promote(failed_over: Wo
     home = db(world, PRIMARY, ORIGINAL)
     assert home.get("ReadReplicaSourceDBInstanceIdentifier") is None and home["MultiAZ"] is True
     assert FAILBACK_TAG in {t["Key"] for t in home["TagList"]}
+    assert [g["DBParameterGroupName"] for g in home["DBParameterGroups"]] == [f"{ORIGINAL}-params"], \
+        "the home writer lost the old primary's parameter group"
     assert len([i for i in ids(world, PRIMARY) if i.startswith(f"{ORIGINAL}-pre-failover-")]) == 1
     assert [i for i in ids(world, DR) if i.startswith(f"{DR_ID}-post-failback-")] and DR_ID not in ids(world, DR)
     assert world.cache_primary() == PRIMARY and answers(world) == PRIMARY

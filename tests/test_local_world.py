@@ -416,5 +416,17 @@ def test_a_cross_region_replica_lives_in_its_own_region_with_its_own_subnet_grou
                                                    DBSubnetGroupName="home-subnets")["DBInstance"]
     assert replica["DBSubnetGroup"]["DBSubnetGroupName"] == "home-subnets"
     assert replica["AvailabilityZone"].startswith(EAST)
-    assert east.describe_db_instances(DBInstanceIdentifier="home")["DBInstances"][0]["DBInstanceArn"].split(":")[3] \
-        == EAST
+    described = east.describe_db_instances(DBInstanceIdentifier="home")["DBInstances"][0]
+    assert described["DBInstanceArn"].split(":")[3] == EAST
+    # No DBParameterGroupName: the engine's default group of the replica's own region (the source's
+    # group lives in the source's region).
+    assert [g["DBParameterGroupName"][:16] for g in described["DBParameterGroups"]] == ["default.postgres"]
+    east.create_db_parameter_group(DBParameterGroupName="home-params", DBParameterGroupFamily="postgres16",
+                                   Description="home")
+    named = east.create_db_instance_read_replica(DBInstanceIdentifier="home-2", SourceDBInstanceIdentifier=source,
+                                                 DBParameterGroupName="home-params")["DBInstance"]
+    assert [g["DBParameterGroupName"] for g in named["DBParameterGroups"]] == ["home-params"]
+    with pytest.raises(ClientError) as missing:
+        east.create_db_instance_read_replica(DBInstanceIdentifier="home-3", SourceDBInstanceIdentifier=source,
+                                             DBParameterGroupName="west-only")
+    assert missing.value.response["Error"]["Code"] == "DBParameterGroupNotFound"

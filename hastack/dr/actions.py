@@ -52,12 +52,13 @@ def make_multi_az(aws: ClientFactory, region: str, identifier: str, instance_cla
 def create_cross_region_replica(aws: ClientFactory, region: str, identifier: str, source_arn: str,
                                 instance_class: str, tags: dict[str, str] | None = None,
                                 subnet_group: str | None = None, security_groups: list[str] | None = None,
-                                kms_key_id: str | None = None) -> None:
+                                kms_key_id: str | None = None, parameter_group: str | None = None) -> None:
     """Failback's re-protect step: a new replica of the (now primary) DR database in the old region.
 
     `tags` mark it as failback's own, so a re-run tells it apart from the old primary it replaces;
-    the subnet group, security groups and KMS key are the old primary's (an encrypted cross-region
-    replica needs a key in its own region). Single-AZ, as a replica is until its promotion: Multi-AZ
+    the subnet group, security groups, KMS key and parameter group are the old primary's (an encrypted
+    cross-region replica needs a key in its own region; without a parameter group RDS uses the engine's
+    default one). Single-AZ, as a replica is until its promotion: Multi-AZ
     is requested after it (`home-to-prod`).
     """
     client = aws.client("rds", region)
@@ -68,6 +69,8 @@ def create_cross_region_replica(aws: ClientFactory, region: str, identifier: str
         extra["VpcSecurityGroupIds"] = list(security_groups)
     if kms_key_id:
         extra["KmsKeyId"] = kms_key_id
+    if parameter_group:
+        extra["DBParameterGroupName"] = parameter_group
     tag_list = [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
     _call(f"creating DB replica {identifier!r} in {region} of {source_arn}",
           lambda: client.create_db_instance_read_replica(

@@ -142,11 +142,8 @@ def decide_rename_aside(ctx: RunContext, n: Names) -> Decision:
 
 def act_rename_aside(ctx: RunContext, n: Names) -> str:
     home = _home_db(ctx, n)
-    if home is not None:  # what the new replica must inherit: network, security groups, key
-        ctx.remember("oldPrimary", {"subnetGroup": (home.get("DBSubnetGroup") or {}).get("DBSubnetGroupName"),
-                                    "securityGroups": [g["VpcSecurityGroupId"] for g in home.get("VpcSecurityGroups",
-                                                                                                 [])],
-                                    "kmsKeyId": home.get("KmsKeyId")})
+    if home is not None:
+        ctx.remember("oldPrimary", inherited_settings(home))
     new_id = n.aside_prefix + _today()
     actions.rename_db_instance(ctx.aws, n.home, n.original_id, new_id)
     deadline = ctx.deadline(ctx.bounds.wait_timeout_seconds)
@@ -164,7 +161,17 @@ def decide_reprotect(ctx: RunContext, n: Names) -> Decision:
     if existing is not None and not ctx.dry_run:
         return refuse(f"the old primary still holds {n.original_id!r} in {n.home}: it was not renamed aside")
     return act(f"would create replica {n.original_id!r} in {n.home} of {n.writer_id!r} (in the old primary's subnet "
-               "group and security groups)")
+               "group, security groups and parameter group)")
+
+
+def inherited_settings(instance: dict[str, Any]) -> dict[str, Any]:
+    """What the re-protecting replica takes from the old primary: network, security groups, key, and
+    its parameter group (without it RDS gives a cross-region replica the engine's default group, and
+    the home writer promoted from it would lose the stack's settings, e.g. rds.force_ssl)."""
+    groups = instance.get("DBParameterGroups") or [{}]
+    return {"subnetGroup": (instance.get("DBSubnetGroup") or {}).get("DBSubnetGroupName"),
+            "securityGroups": [g["VpcSecurityGroupId"] for g in instance.get("VpcSecurityGroups", [])],
+            "kmsKeyId": instance.get("KmsKeyId"), "parameterGroup": groups[0].get("DBParameterGroupName")}
 
 
 def _old_primary_settings(ctx: RunContext, n: Names) -> dict[str, Any]:
@@ -173,11 +180,7 @@ def _old_primary_settings(ctx: RunContext, n: Names) -> dict[str, Any]:
         return dict(known)
     aside = sorted(_ids_with_prefix(ctx, n.home, n.aside_prefix))
     inst = probes.db_instance(ctx.aws, n.home, aside[-1]) if aside else None
-    if inst is None:
-        return {}
-    return {"subnetGroup": (inst.get("DBSubnetGroup") or {}).get("DBSubnetGroupName"),
-            "securityGroups": [g["VpcSecurityGroupId"] for g in inst.get("VpcSecurityGroups", [])],
-            "kmsKeyId": inst.get("KmsKeyId")}
+    return {} if inst is None else inherited_settings(inst)
 
 
 def act_reprotect(ctx: RunContext, n: Names) -> str:
@@ -187,7 +190,8 @@ def act_reprotect(ctx: RunContext, n: Names) -> str:
     actions.create_cross_region_replica(ctx.aws, n.home, n.original_id, arn, ctx.outputs.database.prod_instance_class,
                                         tags={FAILBACK_TAG: _today()}, subnet_group=settings.get("subnetGroup"),
                                         security_groups=settings.get("securityGroups"),
-                                        kms_key_id=settings.get("kmsKeyId"))
+                                        kms_key_id=settings.get("kmsKeyId"),
+                                        parameter_group=settings.get("parameterGroup"))
     return f"created replica {n.original_id!r} in {n.home} of {n.writer_id!r}"
 
 

@@ -145,7 +145,7 @@ def _elasticache() -> None:
 
 
 def _rds() -> None:
-    from moto.rds.exceptions import RDSClientError
+    from moto.rds.exceptions import DBParameterGroupNotFoundError, RDSClientError
     from moto.rds.models import DBInstance, RDSBackend, rds_backends
 
     original_create = RDSBackend.create_db_instance
@@ -172,9 +172,17 @@ def _rds() -> None:
                 source = None
             data_plane_refusal(lambda: plane.check_db_replica(self.region_name, source), RDSClientError,
                                "InvalidDBInstanceState")
+        named_group = db_kwargs.get("db_parameter_group_name")
+        if named_group and named_group not in self.db_parameter_groups:
+            raise DBParameterGroupNotFoundError(named_group)  # as RDS answers; moto would copy the name blindly
         replica = original_replica(self, db_kwargs)
         if not str(replica.availability_zone).startswith(self.region_name):
             replica.availability_zone = f"{self.region_name}a"  # a replica lives in its own region
+        copied = replica.db_parameter_group_name
+        if copied and copied not in self.db_parameter_groups:
+            # moto kept the source's group, which lives in the source's region: RDS gives a cross-region
+            # replica created without DBParameterGroupName the engine's default group of its own region.
+            replica.db_parameter_group_name = None
         if plane is not None:
             plane.db_replica_created(self.region_name, replica, source)
         return replica

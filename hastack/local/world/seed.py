@@ -54,9 +54,15 @@ def seed_world(plan: dict[str, Any], client: Client, replica_lag_seconds: float 
     # Database: Multi-AZ primary, single-AZ cross-region replica.
     db = plan["database"]
     p_rds, d_rds = client("rds", primary), client("rds", dr)
+    # The stack's own parameter group (as components/database.py makes one per region): failback's
+    # re-protect must carry it over, or the home writer comes back on the engine's defaults.
+    params = f"{db['primary']['identifier']}-params"
+    p_rds.create_db_parameter_group(DBParameterGroupName=params, DBParameterGroupFamily="postgres16",
+                                    Description="hastack primary parameters")
     p = p_rds.create_db_instance(DBInstanceIdentifier=db["primary"]["identifier"], Engine="postgres",
                                  DBInstanceClass=db["prodInstanceClass"], AllocatedStorage=100,
-                                 MasterUsername="hastack", ManageMasterUserPassword=True, MultiAZ=True)["DBInstance"]
+                                 MasterUsername="hastack", ManageMasterUserPassword=True, MultiAZ=True,
+                                 DBParameterGroupName=params)["DBInstance"]
     r = d_rds.create_db_instance_read_replica(DBInstanceIdentifier=db["replica"]["identifier"],
                                               SourceDBInstanceIdentifier=p["DBInstanceArn"],
                                               DBInstanceClass=db["prodInstanceClass"], MultiAZ=False)["DBInstance"]
