@@ -24,13 +24,13 @@ import psycopg
 import pytest
 import valkey
 from botocore.config import Config
-from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from hastack.cli import app
 from hastack.local.dataplane.plane import read_record, record_path
 from hastack.local.dataplane.postgres_sql import conninfo
 from hastack.local.dataplane.processes import Endpoint, alive, port_is_bound
+from hastack.local.deploy import deploy
 from hastack.local.server import InProcessServer, WorldClient, pid_file, start_detached
 from tests.dataplane_helpers import eventually, plane_config
 
@@ -68,6 +68,8 @@ def deploy_database(server: InProcessServer) -> tuple[dict[str, Any], dict[str, 
         MasterUsername="hastack", ManageMasterUserPassword=True, MultiAZ=True)["DBInstance"]
     replica = aws(server, "rds", DR).create_db_instance_read_replica(
         DBInstanceIdentifier=f"{DB_ID}-dr", SourceDBInstanceIdentifier=primary["DBInstanceArn"])["DBInstance"]
+    # `creating` while the world rebuilds a server an earlier test promoted (as a new RDS replica is)
+    eventually(lambda: described(server, DR, f"{DB_ID}-dr")["DBInstanceStatus"] == "available", timeout=30)
     return primary, replica
 
 
@@ -152,6 +154,8 @@ def test_replica_lag_comes_from_the_real_replica_none_while_null_and_stops_at_pr
     dr_rds.delete_db_instance(DBInstanceIdentifier=f"{DB_ID}-dr", SkipFinalSnapshot=True)
     replica = dr_rds.create_db_instance_read_replica(DBInstanceIdentifier=f"{DB_ID}-new",
                                                      SourceDBInstanceIdentifier=primary["DBInstanceArn"])["DBInstance"]
+    assert replica["DBInstanceStatus"] == "creating"  # its server is being rebuilt from a base backup
+    eventually(lambda: described(world, DR, f"{DB_ID}-new")["DBInstanceStatus"] == "available", timeout=30)
     time.sleep(1.0)  # ten publishing rounds
     assert plane.replica_lag_seconds(DR) is None
     assert lag_datapoints(world, DR, f"{DB_ID}-new") == [], "NULL lag is no datapoint, never 0"
@@ -216,6 +220,7 @@ def test_failback_reprotect_rebuilds_the_old_primary_as_a_replica_of_the_dr_writ
                                 ApplyImmediately=True)
     home_rds.create_db_instance_read_replica(DBInstanceIdentifier=DB_ID,
                                              SourceDBInstanceIdentifier=replica["DBInstanceArn"])
+    eventually(lambda: described(world, PRIMARY, DB_ID)["DBInstanceStatus"] == "available", timeout=30)
 
     home = described(world, PRIMARY, DB_ID)
     assert home["ReadReplicaSourceDBInstanceIdentifier"]
@@ -275,17 +280,46 @@ def test_global_datastore_failover_and_disassociate_drive_valkey(world: InProces
     assert dr.info("replication")["role"] == "slave"
 
 
-def test_a_replica_cannot_be_created_while_its_region_is_cut_off_from_the_source(world: InProcessServer) -> None:
+def test_a_new_replica_is_creating_while_its_region_is_cut_off_and_available_once_it_streams(
+        world: InProcessServer) -> None:
     primary, _ = deploy_database(world)
     dr_rds = aws(world, "rds", DR)
     dr_rds.promote_read_replica(DBInstanceIdentifier=f"{DB_ID}-dr")
     dr_rds.delete_db_instance(DBInstanceIdentifier=f"{DB_ID}-dr", SkipFinalSnapshot=True)
-    WorldClient(world.endpoint).partition([DR])
-    with pytest.raises(ClientError, match="InvalidDBInstanceState.*cut off"):
-        dr_rds.create_db_instance_read_replica(DBInstanceIdentifier=f"{DB_ID}-dr2",
-                                               SourceDBInstanceIdentifier=primary["DBInstanceArn"])
-    assert not dr_rds.describe_db_instances(Filters=[{"Name": "db-instance-id", "Values": [f"{DB_ID}-dr2"]}])[
-        "DBInstances"], "a refused request changes nothing"
+    written = new_id()
+    write_row(endpoint_of(primary), written)
+    client = WorldClient(world.endpoint)
+    client.partition([DR])
+    dr_rds.create_db_instance_read_replica(DBInstanceIdentifier=f"{DB_ID}-dr2",
+                                           SourceDBInstanceIdentifier=primary["DBInstanceArn"])
+    time.sleep(1.5)
+    assert described(world, DR, f"{DB_ID}-dr2")["DBInstanceStatus"] == "creating", "no base backup across a partition"
+
+    client.set_world(partitionedRegions=[])
+
+    eventually(lambda: described(world, DR, f"{DB_ID}-dr2")["DBInstanceStatus"] == "available", timeout=30)
+    assert has_row(endpoint_of(described(world, DR, f"{DB_ID}-dr2")), written)
+
+
+def test_the_deployed_stack_is_bound_to_the_real_servers(world: InProcessServer) -> None:
+    """`local up`'s deploy: the program's own RDS instances and cache groups are the servers."""
+    deployment = deploy("prod", world.endpoint)
+    outputs = deployment.outputs
+    db, cache = outputs["database"], outputs["cache"]
+    assert db["primary"]["endpoint"] == db["replica"]["endpoint"] == "127.0.0.1"
+    shown = WorldClient(world.endpoint).data_plane()
+    assert shown is not None
+    bound = {(b["service"], b["identifier"]): b["server"] for b in shown["bindings"]}
+    assert bound == {("rds", db["primary"]["identifier"]): f"postgres-{PRIMARY}",
+                     ("rds", db["replica"]["identifier"]): f"postgres-{DR}",
+                     ("elasticache", cache["primary"]["replicationGroupId"]): f"valkey-{PRIMARY}",
+                     ("elasticache", cache["secondary"]["replicationGroupId"]): f"valkey-{DR}"}
+    assert shown["heartbeat"]["seconds"] == outputs["heartbeat"]["intervalSeconds"]
+    primary = described(world, PRIMARY, db["primary"]["identifier"])
+    replica = described(world, DR, db["replica"]["identifier"])
+    written = new_id()
+    write_row(endpoint_of(primary), written)
+    eventually(lambda: has_row(endpoint_of(replica), written))
 
 
 def test_the_publishing_and_heartbeat_intervals_are_checked(world: InProcessServer) -> None:

@@ -252,7 +252,7 @@ class DataPlane:
 
     def links_of(self, region: str) -> list[LinkProxy]:
         """Every link into or out of `region` (what a regional outage cuts)."""
-        return [link for link in self.hub.links.values() if region in self.link_ends(link)]
+        return [link for link in list(self.hub.links.values()) if region in self.link_ends(link)]
 
     def replication_link(self, service: Service, region: str) -> LinkProxy:
         """The link through which the replica in the other region pulls from `service` in `region`."""
@@ -297,7 +297,7 @@ class DataPlane:
         """
         wanted = LinkMode(mode)
         changes: dict[LinkProxy, LinkMode] = {}
-        for link in self.hub.links.values():
+        for link in list(self.hub.links.values()):  # a rejoin may add a link meanwhile
             client, server = self.link_ends(link)
             if client in dark or server in dark:
                 target = wanted

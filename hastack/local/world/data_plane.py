@@ -10,8 +10,10 @@ is what the world does with them:
   (failback renames instances aside) and vanish with a delete or moto's reset:
   - a standalone PostgreSQL instance created in a data-plane region whose server is a primary is
     that server; a cross-region read replica of a bound instance, created in the other region, is
-    that region's server — rebuilt first as a replica of the source's server when it is still a
-    primary (failback's re-protect of the old primary, or a new DR replica after a failback);
+    that region's server — rebuilt first, in the background, as a replica of the source's server
+    when it is still a primary (failback's re-protect of the old primary, or a new DR replica after
+    a failback): the instance is `creating` until the rebuild is done (retried while its region is
+    cut off from the source's), then `available`, as a new RDS replica is;
   - a replication group created in a data-plane region is that region's Valkey (the newest group
     takes the binding over); joining a Global Datastore as a secondary while that Valkey is a
     primary makes it follow the primary member's Valkey;
@@ -61,6 +63,8 @@ BOUND = "hastack_server"
 HEARTBEAT_TIMEOUT_SECONDS = 1.0
 #: How often the loops look at the world again while they have nothing to do (publishing off).
 IDLE_POLL_SECONDS = 0.2
+#: How often a replica rebuild that could not start (its region cut off) is tried again.
+REBUILD_RETRY_SECONDS = 0.5
 
 
 def _rds(region: str) -> Any:
@@ -158,27 +162,38 @@ class WorldDataPlane:
         if self.plane.roles.get(name) == "primary":
             self._bind_db(region, database, name)
 
-    def check_db_replica(self, region: str, source: Any) -> None:
-        """Before a cross-region replica of a bound instance is created: can its server follow the source's?
-        (DataPlaneError, answered as the API's refusal, when its region is cut off from the source's)."""
-        if self._replica_server(region, source) is None:
-            return
-        down = [link.name for link in self.plane.links_of(region) if link.mode != LinkMode.UP]
-        if self.plane.roles.get(server_name("postgres", region)) == "primary" and down:
-            raise DataPlaneError(f"the PostgreSQL server of {region} cannot start replicating: {region} is cut off "
-                                 f"({', '.join(down)})")
-
     def db_replica_created(self, region: str, replica: Any, source: Any) -> None:
-        """A cross-region replica of a bound instance is the region's server, as a replica of the source's."""
+        """A cross-region replica of a bound instance is the region's server, as a replica of the source's
+        (rebuilt in the background when it is still a primary; the instance is `creating` meanwhile)."""
         if hasattr(replica, BOUND):
             delattr(replica, BOUND)  # moto copies the source object: its binding is not the replica's
         name = self._replica_server(region, source)
         if name is None:
             return
-        with self.lock:
-            if self.plane.roles.get(name) == "primary":
-                self._event(self.plane.rejoin_as_replica("postgres", region))
         self._bind_db(region, replica, name)
+        if self.plane.roles.get(name) == "primary":
+            replica.status = "creating"
+            thread = threading.Thread(target=self._rebuild, args=(region, replica, name), daemon=True,
+                                      name=f"world-rebuild-{name}")
+            thread.start()
+            self._threads.append(thread)
+
+    def _rebuild(self, region: str, replica: Any, name: str) -> None:
+        """Make the region's PostgreSQL a replica of the other region's primary, retrying while the region is
+        cut off or the source is not a primary yet; the instance turns `available` once it streams."""
+        last = ""
+        while not self._stop.is_set() and bound_server(replica) == name:
+            try:
+                with self.lock:
+                    self._event(self.plane.rejoin_as_replica("postgres", region))
+            except DataPlaneError as exc:
+                if str(exc) != last:
+                    self._event(f"{replica.db_instance_identifier} is still creating: {exc}")
+                    last = str(exc)
+                self._stop.wait(REBUILD_RETRY_SECONDS)
+                continue
+            replica.status = "available"
+            return
 
     def db_promoted(self, region: str, database: Any) -> None:
         """`PromoteReadReplica` completed (moto: at once): promote the bound replica's server for real."""

@@ -145,7 +145,7 @@ def _elasticache() -> None:
 
 
 def _rds() -> None:
-    from moto.rds.exceptions import DBParameterGroupNotFoundError, RDSClientError
+    from moto.rds.exceptions import DBParameterGroupNotFoundError
     from moto.rds.models import DBInstance, RDSBackend, rds_backends
 
     original_create = RDSBackend.create_db_instance
@@ -165,13 +165,6 @@ def _rds() -> None:
         # region and refused (failback's re-protect names the home region's group). This region first.
         db_kwargs = {"backend": self, **db_kwargs}
         plane = WORLD.data_plane
-        if plane is not None:
-            try:
-                source = self.find_db_from_id(db_kwargs["source_db_instance_identifier"])
-            except Exception:  # noqa: BLE001 - moto's own call below answers a missing source
-                source = None
-            data_plane_refusal(lambda: plane.check_db_replica(self.region_name, source), RDSClientError,
-                               "InvalidDBInstanceState")
         named_group = db_kwargs.get("db_parameter_group_name")
         if named_group and named_group not in self.db_parameter_groups:
             raise DBParameterGroupNotFoundError(named_group)  # as RDS answers; moto would copy the name blindly
@@ -184,7 +177,8 @@ def _rds() -> None:
             # replica created without DBParameterGroupName the engine's default group of its own region.
             replica.db_parameter_group_name = None
         if plane is not None:
-            plane.db_replica_created(self.region_name, replica, source)
+            plane.db_replica_created(self.region_name, replica,
+                                     self.find_db_from_id(db_kwargs["source_db_instance_identifier"]))
         return replica
 
     def endpoint(self: Any) -> dict[str, Any]:
