@@ -314,7 +314,7 @@ def test_the_deployed_stack_is_bound_to_the_real_servers(world: InProcessServer)
                      ("rds", db["replica"]["identifier"]): f"postgres-{DR}",
                      ("elasticache", cache["primary"]["replicationGroupId"]): f"valkey-{PRIMARY}",
                      ("elasticache", cache["secondary"]["replicationGroupId"]): f"valkey-{DR}"}
-    assert shown["heartbeat"]["seconds"] == outputs["heartbeat"]["intervalSeconds"]
+    assert shown["heartbeat"]["beats"][PRIMARY] > 0, "the heartbeat beats on the deployed primary"
     primary = described(world, PRIMARY, db["primary"]["identifier"])
     replica = described(world, DR, db["replica"]["identifier"])
     written = new_id()

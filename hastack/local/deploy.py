@@ -3,8 +3,7 @@
 Before the program runs, the hosted zone named by `hastack:dns.zoneName` is created: the program
 looks it up (`aws.route53.get_zone`) as it would look up a zone the organisation already owns.
 After it, `build/outputs-<stack>-local.json` holds the stack outputs in the format of
-`pulumi stack output --json`, with moto's real ids — the file the DR command reads in a drill — and
-the world's heartbeat runs at the interval of the stack's heartbeat writer (`heartbeat.intervalSeconds`).
+`pulumi stack output --json`, with moto's real ids — the file the DR command reads in a drill.
 """
 
 from __future__ import annotations
@@ -89,20 +88,8 @@ def deploy(stack: str, endpoint: str, config: dict[str, Any] | None = None, root
     plan = render(stack, root, config=raw, mocks=mocks)
     if mocks.failures:
         raise LocalDeployError(render_failures(mocks.failures))
-    interval = heartbeat_interval(plan.outputs)
-    if interval is not None:
-        # The program deployed the heartbeat pods (kept as manifests locally): the world's data plane
-        # beats on the real primary at their interval, as they would.
-        world.set_world(heartbeatSeconds=interval)
     return LocalDeployment(stack=stack, endpoint=endpoint, plan=plan, fallbacks=list(mocks.fallbacks),
                            created=len(mocks.created))
-
-
-def heartbeat_interval(outputs: dict[str, Any]) -> float | None:
-    """The heartbeat writer's interval the outputs declare (`heartbeat.intervalSeconds`), if any."""
-    heartbeat = outputs.get("heartbeat")
-    value = heartbeat.get("intervalSeconds") if isinstance(heartbeat, dict) else None
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else None
 
 
 def render_failures(failures: list[Failure]) -> str:
