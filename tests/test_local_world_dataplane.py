@@ -62,12 +62,18 @@ def aws(server: InProcessServer, service: str, region: str) -> Any:
 
 
 def deploy_database(server: InProcessServer) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The stack's database as the program creates it: a primary, and a cross-region read replica of it."""
+    """The stack's database as the program creates it: a primary, and a cross-region read replica of it,
+    each with its region's own parameter group."""
+    for region in (PRIMARY, DR):
+        aws(server, "rds", region).create_db_parameter_group(
+            DBParameterGroupName=f"params-{region}", DBParameterGroupFamily="postgres16", Description="t")
     primary = aws(server, "rds", PRIMARY).create_db_instance(
         DBInstanceIdentifier=DB_ID, Engine="postgres", DBInstanceClass="db.r6g.large", AllocatedStorage=20,
-        MasterUsername="hastack", ManageMasterUserPassword=True, MultiAZ=True)["DBInstance"]
+        MasterUsername="hastack", ManageMasterUserPassword=True, MultiAZ=True,
+        DBParameterGroupName=f"params-{PRIMARY}")["DBInstance"]
     replica = aws(server, "rds", DR).create_db_instance_read_replica(
-        DBInstanceIdentifier=f"{DB_ID}-dr", SourceDBInstanceIdentifier=primary["DBInstanceArn"])["DBInstance"]
+        DBInstanceIdentifier=f"{DB_ID}-dr", SourceDBInstanceIdentifier=primary["DBInstanceArn"],
+        DBParameterGroupName=f"params-{DR}")["DBInstance"]
     # `creating` while the world rebuilds a server an earlier test promoted (as a new RDS replica is)
     eventually(lambda: described(server, DR, f"{DB_ID}-dr")["DBInstanceStatus"] == "available", timeout=30)
     return primary, replica
@@ -220,10 +226,13 @@ def test_failback_reprotect_rebuilds_the_old_primary_as_a_replica_of_the_dr_writ
                                 ApplyImmediately=True)
     home_rds.create_db_instance_read_replica(DBInstanceIdentifier=DB_ID,
                                              SourceDBInstanceIdentifier=replica["DBInstanceArn"])
+    # as AWS does, without DBParameterGroupName the new replica has its own region's default group
+    # (not the DR writer's, which lives in the DR region)
     eventually(lambda: described(world, PRIMARY, DB_ID)["DBInstanceStatus"] == "available", timeout=30)
 
     home = described(world, PRIMARY, DB_ID)
     assert home["ReadReplicaSourceDBInstanceIdentifier"]
+    assert [g["DBParameterGroupName"].startswith("default.postgres") for g in home["DBParameterGroups"]] == [True]
     assert endpoint_of(home).port == endpoint_of(primary).port  # the region's server, rebuilt
     assert described(world, PRIMARY, f"{DB_ID}-pre-failover")["Endpoint"]["Address"] != "127.0.0.1", \
         "the instance renamed aside lost its server to the new replica"
