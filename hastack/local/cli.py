@@ -23,9 +23,19 @@ from rich.console import Console
 from hastack.config import ConfigError
 from hastack.errors import EXIT_REFUSED, UserError
 from hastack.files import output_dir
+from hastack.local.dataplane import DataPlaneError
 from hastack.local.demo import run_demo
 from hastack.local.deploy import LocalDeployError, deploy, fallback_summary, write_local_outputs
-from hastack.local.drill import LATENCY_PROFILES, OUTAGE_MODES, DrillError, DrillOptions, print_drill, run_drill
+from hastack.local.drill import (
+    DEFAULT_ONE_WAY_DELAY_MS,
+    DEFAULT_WRITE_RATE,
+    LATENCY_PROFILES,
+    OUTAGE_MODES,
+    DrillError,
+    DrillOptions,
+    print_drill,
+    run_drill,
+)
 from hastack.local.inventory import collect, print_inventory
 from hastack.local.moto_mocks import AwsClients
 from hastack.local.server import (
@@ -174,6 +184,9 @@ def _user_errors(stack: str) -> Iterator[None]:
     except LocalDeployError as exc:  # the deploy ran and moto refused resources: a failure, not a mistake
         err.print(f"[bold red]local deploy failed:[/] {exc}", soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
+    except DataPlaneError as exc:  # the real servers or the writers could not do their part: a failed drill
+        err.print(f"[bold red]data plane:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED) from None
 
 
 @local_app.command("down")
@@ -229,8 +242,16 @@ def drill_region(
     latency_profile: str = typer.Option("none", "--latency-profile",
                                         help=f"{' | '.join(LATENCY_PROFILES)}: moto's speed, or AWS's documented "
                                              "durations on the DR command's simulated clock."),
-    replica_lag: float = typer.Option(2.0, "--replica-lag", min=0.0, help="Replica lag (s) the local world reports "
-                                                                           "for the DR replica before the outage."),
+    replica_behind: float = typer.Option(0.0, "--replica-behind", min=0.0,
+                                         help="Hold the WAL stream to the DR replica this many seconds before the "
+                                              "outage: the replica falls that far behind (the RPO gate reads it)."),
+    accept_data_loss: bool = typer.Option(False, "--accept-data-loss",
+                                          help="Run the scale-up with --accept-data-loss (promote past the RPO "
+                                               "budget)."),
+    delay_ms: float = typer.Option(DEFAULT_ONE_WAY_DELAY_MS, "--delay-ms", min=0.0, max=10_000.0,
+                                   help="One-way delay (ms) of every cross-region link of the data plane."),
+    write_rate: float = typer.Option(DEFAULT_WRITE_RATE, "--write-rate", min=1.0, max=2000.0,
+                                     help="Writes a second each region's writer aims for."),
     outage: str = typer.Option("refuse", "--outage", help=f"{' | '.join(OUTAGE_MODES)}: the primary region's endpoints "
                                                           "close connections unanswered, or hold them unanswered."),
     report: Path | None = typer.Option(None, "--report", help="JSON report (default build/drill-<stack>.json)."),
@@ -242,8 +263,9 @@ def drill_region(
         raise UserError(f"--latency-profile {latency_profile!r} is not one of {', '.join(LATENCY_PROFILES)}")
     if outage not in OUTAGE_MODES:
         raise UserError(f"--outage {outage!r} is not one of {', '.join(OUTAGE_MODES)}")
-    opts = DrillOptions(stack=stack, latency_profile=latency_profile, outage=outage, replica_lag_seconds=replica_lag,
-                        build_dir=build_dir, report_path=report, svg_path=svg)
+    opts = DrillOptions(stack=stack, latency_profile=latency_profile, outage=outage, build_dir=build_dir,
+                        report_path=report, svg_path=svg, one_way_delay_ms=delay_ms, write_rate=write_rate,
+                        replica_behind_seconds=replica_behind, accept_data_loss=accept_data_loss)
     with _user_errors(stack):
         drill = run_drill(opts, out, progress=sys.stdout)
     print_drill(drill, out)

@@ -1,17 +1,23 @@
-"""`hastack drill region`: a regional failover, end to end, on a fresh local AWS.
+"""`hastack drill region`: a regional failover, end to end, on a fresh local AWS with real data.
 
-The story, each part real: the program is deployed into the embedded moto AWS (`local up`);
-the world is seeded with what AWS would report (the cross-region replica's `ReplicaLag`); the
-primary region goes down — its API endpoints stop answering and its Route 53 health check turns
-red; the real `hastack dr scale-up` (`hastack.dr.scale_up.ScaleUp`, the code behind the CLI)
-runs against what is left; and the end state is checked through AWS's own APIs
-(`hastack.local.verify`), not through the command's report. The run ends with the timeline, the
-RTO (outage → DNS answers with the DR region) and the RPO (the estimated data loss), a JSON
-report and a Gantt chart.
+The story, each part real: the program is deployed into the embedded moto AWS (`local up`) beside
+the world's data plane — a PostgreSQL primary and Valkey primary "in" the primary region, their
+asynchronous replicas "in" the DR region, every cross-region link delayed (70 ms one way by
+default); writers standing in for the model server's prediction log write in each region under the
+stack's real lease (`hastack.local.workload`: only the lease holder's writers write); the primary
+region goes down while writes flow — its links cut at an instant with acknowledged writes provably
+not yet replicated, its API endpoints stop answering and its Route 53 health check turns red; the
+real `hastack dr scale-up` (`hastack.dr.scale_up.ScaleUp`, the code behind the CLI) runs against
+what is left, its RPO gate reading the `ReplicaLag` the world publishes from the real replica;
+the DR region's writers write once the command grants them the lease; the end state is checked
+through AWS's own APIs (`hastack.local.verify`), and the checker compares the writers' ledger with
+the promoted database (`hastack.local.dataplane.checker`): the acknowledged writes the failover
+lost, and their span, are the **measured RPO**, shown beside the gate's estimate and the budget.
 
 `--latency-profile none` runs at moto's speed (what the drill proves is the behaviour);
 `--latency-profile aws` drives the same run on the DR command's simulated clock with AWS's
-documented durations (`hastack.dr.simulate`), so the RTO is the one AWS would give.
+documented durations (`hastack.dr.simulate`), so the RTO is the one AWS would give (the data, the
+writers and the measured RPO stay real).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
 from hastack.dr import report as dr_report
@@ -33,26 +40,38 @@ from hastack.dr import runner as dr_runner
 from hastack.dr.aws import ClientFactory
 from hastack.dr.clock import Clock, SimClock, WallClock
 from hastack.dr.deployment import Deployment
+from hastack.dr.failback import Failback
+from hastack.dr.journal import RunJournal
 from hastack.dr.outputs import DrOutputs, load_outputs
 from hastack.dr.progress import PlainProgress
 from hastack.dr.runner import RunResult
 from hastack.dr.scale_up import ScaleUp
+from hastack.local.dataplane import DataPlane, DataPlaneConfig, DataPlaneError, LinkMode, postgres_sql
+from hastack.local.dataplane.ledger import Outcome
 from hastack.local.deploy import LocalDeployment, deploy, fallback_summary, write_local_outputs
 from hastack.local.gantt import Bar, human_seconds, write_svg
 from hastack.local.inventory import Inventory, collect, print_inventory
 from hastack.local.moto_mocks import LOCAL_CREDENTIALS, AwsClients
 from hastack.local.server import LOOPBACK, InProcessServer, WorldClient
-from hastack.local.verify import Verdict, verify_failover, verify_not_promoted
+from hastack.local.verify import Verdict, verify_failback, verify_failover, verify_not_promoted
+from hastack.local.workload import Measured, Workload, WorldClients
 from hastack.paths import REPO_ROOT
 from hastack.timings import DNS_SETTLE_SECONDS, ROUTE53_DETECTION
 
 LATENCY_PROFILES = ("none", "aws")
 #: How the primary region's endpoints fail: close connections unanswered, or hold them unanswered.
 OUTAGE_MODES = ("refuse", "hang")
-#: Replica lag the local world reports unless told otherwise: a healthy cross-region replica.
-DEFAULT_REPLICA_LAG_SECONDS = 2.0
 #: Bound of every DR wait with latency profile "none" (moto converges at once or never).
 LOCAL_WAIT_SECONDS = 60.0
+#: One-way delay of every cross-region link (about us-east-1 <-> us-west-2).
+DEFAULT_ONE_WAY_DELAY_MS = 70.0
+#: Writes a second each region's writer aims for.
+DEFAULT_WRITE_RATE = 200.0
+#: Before the cut the primary's writers write this long, and at least `MIN_ACKNOWLEDGED` writes each.
+WRITE_BEFORE_OUTAGE_SECONDS = 1.5
+MIN_ACKNOWLEDGED = 20
+#: Bound of each wait on the writers (a busy machine slows them; a drill that cannot write says so).
+WRITERS_TIMEOUT_SECONDS = 30.0
 
 
 class DrillError(Exception):
@@ -64,12 +83,18 @@ class DrillOptions:
     stack: str = "prod"
     latency_profile: str = "none"
     outage: str = "refuse"
-    replica_lag_seconds: float = DEFAULT_REPLICA_LAG_SECONDS
     build_dir: Path = REPO_ROOT / "build"
     report_path: Path | None = None
     svg_path: Path | None = None
     config: dict[str, Any] | None = None
     show_inventory: bool = True
+    one_way_delay_ms: float = DEFAULT_ONE_WAY_DELAY_MS
+    write_rate: float = DEFAULT_WRITE_RATE
+    #: Hold the WAL stream to the DR replica this long before the outage: it falls that far behind.
+    replica_behind_seconds: float = 0.0
+    accept_data_loss: bool = False
+    #: After the failover, heal the primary region and run the real `hastack dr failback` with writers.
+    failback: bool = False
 
     def report_file(self) -> Path:
         return self.report_path or self.build_dir / f"drill-{self.stack}.json"
@@ -94,7 +119,13 @@ class DrillResult:
     report_path: Path
     svg_path: Path
     rto_seconds: float | None = None
-    rpo_seconds: float | None = None
+    #: The RPO gate's estimate at the promotion (from `ReplicaLag`); None when it did not get there.
+    rpo_estimate_seconds: float | None = None
+    #: What the checker measured on the promoted servers (None: nothing was promoted).
+    measured: Measured | None = None
+    workload: WorkloadFigures | None = None
+    #: The return leg (`--failback`), None when not run.
+    failback: FailbackLeg | None = None
     outage: str = "refuse"
     refusal: str | None = None
     phases: list[Bar] = field(default_factory=list)
@@ -102,16 +133,71 @@ class DrillResult:
     deployment: LocalDeployment | None = None
     inventory_before: Inventory | None = None
 
+    def rpo_text(self) -> str:
+        """The measured RPO beside the gate's estimate and the budget (one clause)."""
+        o = self.outputs
+        estimate = ("no estimate" if self.rpo_estimate_seconds is None
+                    else f"gate's estimate {human_seconds(self.rpo_estimate_seconds)}")
+        m = self.measured
+        budget = f"budget {human_seconds(o.rpo_budget_seconds)}"
+        if m is None:
+            return f"RPO not measured: nothing was promoted; {budget}"
+        delay = f" over a {self.workload.one_way_delay_ms:g} ms link" if self.workload else ""
+        return (f"RPO measured {m.postgres.rpo_text if m.lost else '0 s'} ({m.lost} of {m.postgres.acknowledged} "
+                f"acknowledged writes lost, real replication{delay}); {estimate}; {budget}")
+
     def rto_rpo_line(self) -> str:
         o = self.outputs
         if self.rto_seconds is None:
-            return (f"RTO: not reached — {self.refusal or self.summary}; RPO budget {o.rpo_budget_seconds:g} s, "
-                    f"lag {self.rpo_seconds if self.rpo_seconds is not None else 'unknown'}")
+            return f"RTO: not reached — {self.refusal or self.summary}; {self.rpo_text()}"
         client = self.rto_seconds + DNS_SETTLE_SECONDS
-        rpo = "unknown" if self.rpo_seconds is None else human_seconds(self.rpo_seconds)
         return (f"RTO {human_seconds(self.rto_seconds)} (outage -> DNS on {o.dr_region}; clients follow within "
-                f"{human_seconds(client)}; budget {human_seconds(o.rto_budget_seconds)}), "
-                f"RPO {rpo} (estimated data loss at promotion; budget {human_seconds(o.rpo_budget_seconds)})")
+                f"{human_seconds(client)}; budget {human_seconds(o.rto_budget_seconds)}), {self.rpo_text()}")
+
+
+@dataclass
+class FailbackLeg:
+    """The return leg: the real `hastack dr failback` with writers running throughout, checked like the failover."""
+
+    run: RunResult
+    verdicts: list[Verdict]
+    measured: Measured | None
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        m = self.measured
+        return (self.run.ok and all(v.ok for v in self.verdicts) and m is not None and m.lost == 0
+                and m.valkey.lost == 0 and not m.anomalies)
+
+    def line(self) -> str:
+        m = self.measured
+        if m is None:
+            return f"failback: not finished ({self.run.summary})"
+        writable = ("" if m.dr_writable_after_s is None
+                    else f", home writable {m.dr_writable_after_s:.2f} s after the fence")
+        return (f"failback: {m.lost} of {m.postgres.acknowledged} acknowledged writes lost with writers running "
+                f"throughout ({m.valkey.lost} of {m.valkey.acknowledged} cache writes){writable}; "
+                f"{self.seconds:.1f} s")
+
+
+@dataclass
+class WorkloadFigures:
+    """What the writers did during the drill (rates are acknowledged database writes a second)."""
+
+    one_way_delay_ms: float
+    aimed_rate: float
+    primary_rate: float
+    dr_rate: float
+    acknowledged: int
+    failed: int
+    indeterminate: int
+    #: Acknowledged writes provably not on the DR replica at the cut, per service.
+    unreplicated_at_cut: dict[str, int]
+    replica_behind_seconds: float
+    #: Wall seconds from the cut to the first acknowledged write in the DR region (None: none).
+    outage_to_dr_writable_seconds: float | None
+    cache_reads: dict[str, int]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,15 +245,6 @@ def loopback_guard(client: Any, service: str, region: str, fast: bool) -> None:
 # ---------------------------------------------------------------------------------------------
 # The world: what AWS would report, and the outage
 # ---------------------------------------------------------------------------------------------
-
-
-def publish_replica_lag(clients: AwsClients, o: DrOutputs, lag_seconds: float, minutes: int = 5) -> None:
-    """`ReplicaLag` datapoints for the DR replica over the last minutes, as RDS publishes every minute."""
-    now = dt.datetime.now(dt.UTC)
-    clients.get("cloudwatch", o.dr_region).put_metric_data(Namespace="AWS/RDS", MetricData=[
-        {"MetricName": "ReplicaLag", "Value": float(lag_seconds), "Unit": "Seconds",
-         "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": o.database.replica.identifier}],
-         "Timestamp": now - dt.timedelta(minutes=i)} for i in range(minutes)])
 
 
 #: What the world lets the DR command get away with during the outage: nothing. Route 53's API goes
@@ -228,67 +305,236 @@ def _hooks(*hooks: Callable[..., None] | None) -> Callable[..., None]:
 
 
 def run_drill(opts: DrillOptions, console: Console, progress: IO[str] | None = None) -> DrillResult:
-    """Deploy, break the primary region, run the real DR scale-up, verify from AWS, report (see module doc)."""
+    """Deploy, write, break the primary region, run the real DR scale-up, verify from AWS, check the data."""
     if opts.latency_profile not in LATENCY_PROFILES:
         raise DrillError(f"--latency-profile {opts.latency_profile!r}: use one of {', '.join(LATENCY_PROFILES)}")
     if opts.outage not in OUTAGE_MODES:
         raise DrillError(f"--outage {opts.outage!r}: use one of {', '.join(OUTAGE_MODES)}")
-    console.print(f"[bold]drill region[/] --stack {opts.stack}: fresh local AWS on {LOOPBACK}, latency profile "
-                  f"{opts.latency_profile}", highlight=False)
-    with InProcessServer() as server:
+    if opts.failback and opts.latency_profile != "none":
+        raise DrillError(f"--failback with --latency-profile {opts.latency_profile!r}: the failback's fence must hold "
+                         "on the writers' real clock, so it runs with latency profile none only")
+    console.print(f"[bold]drill region[/] --stack {opts.stack}: fresh local AWS and data plane on {LOOPBACK} "
+                  f"({opts.one_way_delay_ms:g} ms one way between regions), latency profile {opts.latency_profile}",
+                  highlight=False)
+    with InProcessServer(dataplane=data_plane_config(opts)) as server:
+        plane = server.dataplane
+        if plane is None:
+            raise DrillError("the local AWS started without its data plane")
         world = WorldClient(server.endpoint)
-        world.reset()
         started = time.monotonic()
         deployment = _deploy(opts, server.endpoint, console)
         deploy_seconds = time.monotonic() - started
-        outputs_path = write_local_outputs(deployment, opts.build_dir)
-        o = load_outputs(opts.stack, outputs_path)
-        if opts.latency_profile == "none":
-            # moto answers at once: a wait that has not converged in a minute never will. Fail fast
-            # instead of waiting out the stack's real bound (drTimeouts.waitTimeoutSeconds).
-            wait = min(o.dr_timeouts.wait_timeout_seconds, LOCAL_WAIT_SECONDS)
-            o = o.model_copy(update={"dr_timeouts": o.dr_timeouts.model_copy(update={"wait_timeout_seconds": wait})})
+        o = _local_outputs(opts, deployment)
         clients = AwsClients(server.endpoint)
         before = collect(clients, deployment.regions())
         if opts.show_inventory:
             print_inventory(before, console, "local AWS after deploy")
-
-        publish_replica_lag(clients, o, opts.replica_lag_seconds)
-        red = take_region_down(world, o, opts.outage)
-        console.print(f"[bold red]outage:[/] {o.primary_region} APIs stop answering ({opts.outage}); Route 53 "
-                      f"health check {', '.join(c[:8] for c in red)} of the primary ALB turns red", highlight=False)
-        if opts.latency_profile == "none":
-            detection = detect(world, red[0])
-            note = "measured: Route 53's checkers saw the primary unhealthy (the local world evaluates them at once)"
-        else:
-            detection, note = modelled_detection()
-
-        clock, latency_hook, poll = _latency(opts.latency_profile)
         host, port = server.resolver_address
         dep = Deployment.of(o, (f"{host}:{port}",))  # DNS verified through the world's resolver
-        with local_aws_env(server.endpoint):
-            aws = ClientFactory(dep.bounds.call_timeout_seconds, on_client=_hooks(loopback_guard, latency_hook))
-            run = ScaleUp(o, aws, clock=clock, deployment=dep, options=dr_runner.Options(poll_seconds=poll),
-                          observer=PlainProgress(progress) if progress is not None else None)
-            result = run.run()
-        promoted = result.record("promote-db")
-        if result.ok:
+        aws = WorldClients(server.endpoint, on_client=loopback_guard)
+        workload = Workload(plane, aws, dep.coordination, dep.bounds.lease_seconds, rate=opts.write_rate)
+        with workload:
+            cut = _write_then_cut(opts, o, plane, workload, world, console)
+            detection, note = _detect(opts, world, cut.red)
+            result = _scale_up(opts, o, dep, server.endpoint, progress)
+            promoted = _promoted(result)
+            if promoted:  # the DR region's writers write once the command granted them the lease
+                workload.wait_acknowledged(o.dr_region, MIN_ACKNOWLEDGED, WRITERS_TIMEOUT_SECONDS)
+        measured = None
+        if promoted:
+            measured = workload.check(o.dr_region, o.primary_region, fenced_at(aws, dep, result), since=cut.at,
+                                      unreplicated_at_cut=cut.unreplicated)
             verdicts = verify_failover(clients, o, server.resolver_address,
                                        {s.name: s.replicas for s in o.services})
         else:
-            verdicts = verify_not_promoted(clients, o)
+            verdicts = [*verify_not_promoted(clients, o), replica_still_in_recovery(plane, o.dr_region)]
+        figures = _figures(opts, o, workload, cut, measured)
         if opts.show_inventory:
             # Route 53's API is still dark with the primary region: the DR region's resources only.
             print_inventory(collect(clients, [o.dr_region], route53=False), console, "local AWS after the drill")
+        leg = None
+        if opts.failback and result.ok and all(v.ok for v in verdicts):
+            leg = fail_back(opts, o, dep, server, workload, console, progress)
         fallbacks = fallback_summary(deployment.fallbacks)
 
-    drill = _result(opts, o, result, verdicts, deploy_seconds, detection, note, fallbacks, promoted is not None and
-                    promoted.status == dr_runner.DONE)
-    drill.deployment, drill.inventory_before = deployment, before
+    drill = _result(opts, o, result, verdicts, deploy_seconds, detection, note, fallbacks, promoted, measured,
+                    figures)
+    drill.deployment, drill.inventory_before, drill.failback = deployment, before, leg
+    if opts.failback:
+        drill.passed = drill.passed and leg is not None and leg.passed
+        if leg is None:
+            drill.summary += "; failback not run (the failover did not pass)"
+        elif not leg.passed:
+            drill.summary = f"drill FAILED on the way back: {leg.line()}"
     write_report(drill)
     write_svg(drill.svg_path, drill.phases, f"hastack drill region --stack {opts.stack} "
               f"(latency profile {opts.latency_profile})", drill.rto_seconds, o.rto_budget_seconds)
     return drill
+
+
+def data_plane_config(opts: DrillOptions) -> DataPlaneConfig:
+    """The drill's own data plane: named after the stack, pids under the drill's build directory."""
+    return DataPlaneConfig(name=f"drill-{opts.stack}", build_dir=opts.build_dir,
+                           one_way_delay_ms=opts.one_way_delay_ms)
+
+
+def _local_outputs(opts: DrillOptions, deployment: LocalDeployment) -> DrOutputs:
+    o = load_outputs(opts.stack, write_local_outputs(deployment, opts.build_dir))
+    if opts.latency_profile == "none":
+        # moto answers at once: a wait that has not converged in a minute never will. Fail fast
+        # instead of waiting out the stack's real bound (drTimeouts.waitTimeoutSeconds).
+        wait = min(o.dr_timeouts.wait_timeout_seconds, LOCAL_WAIT_SECONDS)
+        o = o.model_copy(update={"dr_timeouts": o.dr_timeouts.model_copy(update={"wait_timeout_seconds": wait})})
+    return o
+
+
+@dataclass
+class Cut:
+    """When and how the primary region went down."""
+
+    at: float  # wall clock
+    unreplicated: dict[str, int]
+    red: list[str]  # the primary's ALB health checks
+
+
+def _write_then_cut(opts: DrillOptions, o: DrOutputs, plane: DataPlane, workload: Workload, world: WorldClient,
+                    console: Console) -> Cut:
+    """Writers write in the primary region; optionally the DR replica falls behind; then the region goes dark.
+
+    The links are cut at the first instant every writer has an acknowledged write its replica has
+    provably not received (`Workload.cut_when_unreplicated`), then the world's APIs go dark.
+    """
+    primary = o.primary_region
+    time.sleep(WRITE_BEFORE_OUTAGE_SECONDS)
+    workload.wait_acknowledged(primary, MIN_ACKNOWLEDGED, WRITERS_TIMEOUT_SECONDS)
+    if opts.replica_behind_seconds > 0:
+        held = hold_replication(plane, primary)
+        console.print(f"the WAL stream to the DR replica is held ({held}): it falls behind for "
+                      f"{opts.replica_behind_seconds:g} s while writes go on", highlight=False)
+        time.sleep(opts.replica_behind_seconds)
+    unreplicated, at = workload.cut_when_unreplicated(primary, opts.outage, within=WRITERS_TIMEOUT_SECONDS)
+    red = take_region_down(world, o, opts.outage)
+    console.print(f"[bold red]outage:[/] {primary} stops answering ({opts.outage}) with writes in flight "
+                  f"({unreplicated.get('postgres', 0)} acknowledged database writes not yet on the replica); Route 53 "
+                  f"health check {', '.join(c[:8] for c in red)} of the primary ALB turns red", highlight=False)
+    return Cut(at, unreplicated, red)
+
+
+def hold_replication(plane: DataPlane, primary: str) -> str:
+    """Hold the WAL link to the DR replica (it receives, so replays, nothing more); returns the link's name.
+
+    Pausing replay alone would not lose anything: a promotion replays the WAL the replica received.
+    """
+    link = plane.replication_link("postgres", primary)
+    plane.hub.set_mode([link], LinkMode.HANG)
+    return link.name
+
+
+def _detect(opts: DrillOptions, world: WorldClient, red: list[str]) -> tuple[float, str]:
+    if opts.latency_profile == "none":
+        return (detect(world, red[0]),
+                "measured: Route 53's checkers saw the primary unhealthy (the local world evaluates them at once)")
+    return modelled_detection()
+
+
+def _scale_up(opts: DrillOptions, o: DrOutputs, dep: Deployment, endpoint: str, progress: IO[str] | None) -> RunResult:
+    return _run_command(ScaleUp, opts, o, dep, endpoint, progress, accept_data_loss=opts.accept_data_loss)
+
+
+def _run_command(command: type[ScaleUp] | type[Failback], opts: DrillOptions, o: DrOutputs, dep: Deployment,
+                 endpoint: str, progress: IO[str] | None, accept_data_loss: bool = False) -> RunResult:
+    """One real DR command run against the local AWS (boto3's standard chain pointed at it, loopback only)."""
+    clock, latency_hook, poll = _latency(opts.latency_profile)
+    with local_aws_env(endpoint):
+        aws = ClientFactory(dep.bounds.call_timeout_seconds, on_client=_hooks(loopback_guard, latency_hook))
+        options = dr_runner.Options(poll_seconds=poll, accept_data_loss=accept_data_loss)
+        run = command(o, aws, clock=clock, deployment=dep, options=options,
+                      observer=PlainProgress(progress) if progress is not None else None)
+        return run.run()
+
+
+def fail_back(opts: DrillOptions, o: DrOutputs, dep: Deployment, server: InProcessServer, failover: Workload,
+              console: Console, progress: IO[str] | None) -> FailbackLeg:
+    """The return leg: heal the primary region, then the real `hastack dr failback` with writers throughout.
+
+    The writers of this leg are new processes of the model server (new leases: a writer that lost
+    its lease never writes again under it), started before the failback, so the DR region's writer
+    writes until the failback fences it and the home region's writer from when it is granted the
+    lease; the checker then reads the promoted home database: nothing acknowledged may be missing.
+    """
+    plane = server.dataplane
+    assert plane is not None
+    world = WorldClient(server.endpoint)
+    world.heal()
+    console.print(f"[bold green]heal:[/] {o.primary_region} answers again; failing back with writers running",
+                  highlight=False)
+    started = time.monotonic()
+    aws = WorldClients(server.endpoint, on_client=loopback_guard)
+    load = Workload(plane, aws, dep.coordination, dep.bounds.lease_seconds, rate=opts.write_rate,
+                    first_id=failover.next_id())
+    with load:
+        load.wait_acknowledged(o.dr_region, MIN_ACKNOWLEDGED, WRITERS_TIMEOUT_SECONDS)
+        run = _run_command(Failback, opts, o, dep, server.endpoint, progress)
+        if run.ok:
+            load.wait_acknowledged(o.primary_region, MIN_ACKNOWLEDGED, WRITERS_TIMEOUT_SECONDS)
+    fence = fenced_at(aws, dep, run)
+    measured = None
+    if run.ok and fence is not None:
+        measured = load.check(o.primary_region, o.dr_region, fence, since=fence.timestamp(), known=failover.ids())
+    verdicts = verify_failback(AwsClients(server.endpoint), o, server.resolver_address)
+    verdicts.append(primary_writable(plane, o.primary_region))
+    return FailbackLeg(run, verdicts, measured, time.monotonic() - started)
+
+
+def primary_writable(plane: DataPlane, region: str) -> Verdict:
+    """The real home database after a failback: a primary again (not in recovery)."""
+    server = plane.direct("postgres", region)
+    check = "home PostgreSQL is a primary (not in recovery)"
+    try:
+        recovering = postgres_sql.in_recovery(server)
+    except DataPlaneError as exc:
+        return Verdict(check, False, str(exc))
+    return Verdict(check, not recovering, f"{server.server}: pg_is_in_recovery() = {str(recovering).lower()}")
+
+
+def _promoted(result: RunResult) -> bool:
+    record = result.record("promote-db")
+    return record is not None and record.status == dr_runner.DONE
+
+
+def fenced_at(aws: ClientFactory, dep: Deployment, result: RunResult) -> dt.datetime | None:
+    """When every lease granted before the revocation had expired, as the run journalled it (None: unknown)."""
+    try:
+        journal = RunJournal(aws, dep.coordination, result.run_id, read_only=True).read(result.run_id)
+    except (ClientError, BotoCoreError):
+        return None
+    value = (journal or {}).get("facts", {}).get("fencedAt")
+    return None if value is None else dt.datetime.fromtimestamp(float(value), dt.UTC)
+
+
+def replica_still_in_recovery(plane: DataPlane, region: str) -> Verdict:
+    """The real DR database after a refused run: still a replica, replaying (nothing was promoted)."""
+    server = plane.direct("postgres", region)
+    try:
+        recovering = postgres_sql.in_recovery(server)
+    except DataPlaneError as exc:
+        return Verdict("DR PostgreSQL still a replica (in recovery)", False, str(exc))
+    return Verdict("DR PostgreSQL still a replica (in recovery)", recovering,
+                   f"{server.server}: pg_is_in_recovery() = {str(recovering).lower()}")
+
+
+def _figures(opts: DrillOptions, o: DrOutputs, workload: Workload, cut: Cut, measured: Measured | None
+             ) -> WorkloadFigures:
+    counts = workload.ledger.counts()
+    readers = {r.region: r.reader.stats for r in workload.regions.values()}
+    return WorkloadFigures(
+        one_way_delay_ms=opts.one_way_delay_ms, aimed_rate=opts.write_rate,
+        primary_rate=workload.write_rate(o.primary_region), dr_rate=workload.write_rate(o.dr_region),
+        acknowledged=counts[Outcome.OK], failed=counts[Outcome.FAILED], indeterminate=counts[Outcome.INDETERMINATE],
+        unreplicated_at_cut=cut.unreplicated, replica_behind_seconds=opts.replica_behind_seconds,
+        outage_to_dr_writable_seconds=measured.dr_writable_after_s if measured else None,
+        cache_reads={"hits": sum(r.hits for r in readers.values()), "misses": sum(r.misses for r in readers.values()),
+                     "errors": sum(r.errors for r in readers.values())})
 
 
 def _deploy(opts: DrillOptions, endpoint: str, console: Console) -> LocalDeployment:
@@ -301,16 +547,24 @@ def _deploy(opts: DrillOptions, endpoint: str, console: Console) -> LocalDeploym
 
 
 def _result(opts: DrillOptions, o: DrOutputs, result: RunResult, verdicts: list[Verdict], deploy_seconds: float,
-            detection: float, note: str, fallbacks: list[tuple[str, int, str]], promoted: bool) -> DrillResult:
+            detection: float, note: str, fallbacks: list[tuple[str, int, str]], promoted: bool,
+            measured: Measured | None, figures: WorkloadFigures) -> DrillResult:
     phases = [Bar("outage + detection", "drill", "done", 0.0, detection)]
     phases += [Bar(r.name, r.branch, r.status, detection + r.start, detection + r.end) for r in result.records]
     rto = None if result.rto_seconds is None else detection + result.rto_seconds
     refusal = next((r.sentence for r in result.records if r.status in (dr_runner.REFUSED, dr_runner.FAILED)), None)
     checks_ok = all(v.ok for v in verdicts)
     within = rto is not None and rto + DNS_SETTLE_SECONDS <= o.rto_budget_seconds
-    rpo = result.report.get("rpoEstimateSeconds") if promoted else opts.replica_lag_seconds
-    if result.ok and checks_ok and within:
-        summary = f"drill passed: {o.dr_region} serves production; every end-state check passed from AWS's side"
+    anomalies = measured.anomalies if measured else []
+    over_rpo = measured is not None and measured.rpo_seconds > o.rpo_budget_seconds and not opts.accept_data_loss
+    passed = result.ok and checks_ok and within and not anomalies and not over_rpo
+    if passed:
+        summary = (f"drill passed: {o.dr_region} serves production; every end-state check passed from AWS's side; "
+                   "the checker found no anomaly in the data")
+    elif result.ok and checks_ok and anomalies:
+        summary = f"drill FAILED: the data is wrong: {'; '.join(anomalies)}"
+    elif result.ok and checks_ok and over_rpo:
+        summary = f"drill FAILED: the measured RPO is over the {o.rpo_budget_seconds:g} s budget"
     elif result.ok and checks_ok:
         summary = f"drill FAILED: the failover worked but the RTO is over the {o.rto_budget_seconds:g} s budget"
     elif not result.ok and not promoted and checks_ok:
@@ -319,14 +573,16 @@ def _result(opts: DrillOptions, o: DrOutputs, result: RunResult, verdicts: list[
         bad = "; ".join(f"{v.check}: {v.detail}" for v in verdicts if not v.ok)
         summary = f"drill FAILED: {refusal or bad}"
     return DrillResult(
-        stack=opts.stack, profile=opts.latency_profile, passed=result.ok and checks_ok and within, summary=summary,
+        stack=opts.stack, profile=opts.latency_profile, passed=passed, summary=summary,
         deploy_seconds=deploy_seconds, detection_seconds=detection, detection_note=note, scale_up=result,
         verdicts=verdicts, outputs=o, fallbacks=fallbacks, report_path=opts.report_file(), svg_path=opts.svg_file(),
-        rto_seconds=rto, rpo_seconds=rpo, refusal=refusal, phases=phases, outage=opts.outage)
+        rto_seconds=rto, rpo_estimate_seconds=result.report.get("rpoEstimateSeconds") if promoted else None,
+        measured=measured, workload=figures, refusal=refusal, phases=phases, outage=opts.outage)
 
 
 def as_json(drill: DrillResult) -> dict[str, Any]:
     o = drill.outputs
+    m = drill.measured
     return {
         "drill": "region", "stack": drill.stack, "latencyProfile": drill.profile, "passed": drill.passed,
         "summary": drill.summary, "rtoRpo": drill.rto_rpo_line(),
@@ -338,8 +594,27 @@ def as_json(drill: DrillResult) -> dict[str, Any]:
         "rtoSeconds": None if drill.rto_seconds is None else round(drill.rto_seconds, 3),
         "clientVisibleRtoSeconds": None if drill.rto_seconds is None
         else round(drill.rto_seconds + DNS_SETTLE_SECONDS, 3),
-        "rtoBudgetSeconds": o.rto_budget_seconds, "rpoSeconds": drill.rpo_seconds,
-        "rpoBudgetSeconds": o.rpo_budget_seconds,
+        "rtoBudgetSeconds": o.rto_budget_seconds,
+        "rpo": {
+            "measuredSeconds": None if m is None else m.rpo_seconds,
+            "lostAcknowledgedWrites": None if m is None else m.lost,
+            "estimateSeconds": drill.rpo_estimate_seconds,
+            "budgetSeconds": o.rpo_budget_seconds,
+            "how": "measured: the writers' ledger against the promoted database (lost = acknowledged but missing; "
+                   "span from the first lost write sent to the last write acknowledged on the old primary); "
+                   "estimate: the DR command's RPO gate on the ReplicaLag the world publishes from the real replica",
+        },
+        "checker": None if m is None else {"postgres": m.postgres.model_dump(mode="json"),
+                                          "valkey": m.valkey.model_dump(mode="json"),
+                                          "summary": [m.postgres.summary, m.valkey.summary]},
+        "workload": None if drill.workload is None else {
+            "oneWayDelayMs": drill.workload.one_way_delay_ms, "aimedWritesPerSecond": drill.workload.aimed_rate,
+            "primaryWritesPerSecond": drill.workload.primary_rate, "drWritesPerSecond": drill.workload.dr_rate,
+            "acknowledged": drill.workload.acknowledged, "failed": drill.workload.failed,
+            "indeterminate": drill.workload.indeterminate, "unreplicatedAtCut": drill.workload.unreplicated_at_cut,
+            "replicaBehindSeconds": drill.workload.replica_behind_seconds,
+            "outageToDrWritableSeconds": drill.workload.outage_to_dr_writable_seconds,
+            "cacheReads": drill.workload.cache_reads},
         "deploySeconds": round(drill.deploy_seconds, 3),
         "detection": {"seconds": round(drill.detection_seconds, 3), "how": drill.detection_note},
         "timeline": [{"step": b.name, "branch": b.branch, "status": b.status, "startSeconds": round(b.start, 3),
@@ -376,6 +651,16 @@ def print_drill(drill: DrillResult, console: Console) -> None:
     for v in drill.verdicts:
         checks.add_row(v.check, "[green]yes[/]" if v.ok else "[bold red]NO[/]", v.detail)
     console.print(checks)
+    if drill.measured is not None:
+        for line in (drill.measured.postgres.summary, drill.measured.valkey.summary):
+            console.print(f"checker: {line}", highlight=False, soft_wrap=True)
+    if drill.workload is not None:
+        w = drill.workload
+        writable = ("never" if w.outage_to_dr_writable_seconds is None
+                    else f"{w.outage_to_dr_writable_seconds:.2f} s after the cut")
+        console.print(f"writers: {w.primary_rate:.0f} writes/s in the primary before the outage (aimed "
+                      f"{w.aimed_rate:.0f}), {w.dr_rate:.0f} writes/s in DR after the grant; DR writable {writable}",
+                      highlight=False, soft_wrap=True)
     console.print(drill.summary, highlight=False, soft_wrap=True)
     console.print(drill.rto_rpo_line(), highlight=False, soft_wrap=True)
     console.print(f"report: {_rel(drill.report_path)}  picture: {_rel(drill.svg_path)}", highlight=False)

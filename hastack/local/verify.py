@@ -68,6 +68,20 @@ def verify_failover(clients: AwsClients, o: DrOutputs, resolver: tuple[str, int]
     ]
 
 
+def verify_failback(clients: AwsClients, o: DrOutputs, resolver: tuple[str, int]) -> list[Verdict]:
+    """Every end-state check of a failback to `o.primary_region`: production is home again."""
+    home = o.primary_region
+    return [
+        _safe("home database standalone under the original identifier", lambda: _home_database(clients, o)),
+        _safe("traffic switches set for home", lambda: _switches_home(clients, o)),
+        _safe("DNS answers with the home load balancer",
+              lambda: _dns(o, resolver, expect=home, check="DNS answers with the home load balancer")),
+        _safe("writers' lease held by home", lambda: _lease(clients, o, home, "writers' lease held by home")),
+        _safe("cache primary in home", lambda: _cache_home(clients, o)),
+        _safe("DR lock released", lambda: _lock(clients, o)),
+    ]
+
+
 def verify_not_promoted(clients: AwsClients, o: DrOutputs) -> list[Verdict]:
     """The checks of a refused failover: nothing was promoted, DNS did not move, the lock is free."""
     db = clients.get("rds", o.dr_region).describe_db_instances(
@@ -145,22 +159,23 @@ def _dr_ready(clients: AwsClients, o: DrOutputs) -> Verdict:
     return Verdict("DR declared ready", state == "OK", f"{cw.dr_ready.alarm_name if cw else 'dr-ready'}: {state}")
 
 
-def _lease(clients: AwsClients, o: DrOutputs, region: str) -> Verdict:
+def _lease(clients: AwsClients, o: DrOutputs, region: str, check: str = "writers' lease held by DR") -> Verdict:
     c = o.coordination
     item = clients.get("dynamodb", c.home_region).get_item(
         TableName=c.table_name, Key={c.key_attribute: {"S": c.lease_key}}, ConsistentRead=True).get("Item")
     holder = item["holder"]["S"] if item else None
-    return Verdict("writers' lease held by DR", holder == region,
+    return Verdict(check, holder == region,
                    f"{c.lease_key}: holder {holder or 'nobody'}, epoch {item['epoch']['N'] if item else '-'}")
 
 
-def _dns(o: DrOutputs, resolver: tuple[str, int], expect: str) -> Verdict:
+def _dns(o: DrOutputs, resolver: tuple[str, int], expect: str,
+         check: str = "DNS answers with the DR load balancer") -> Verdict:
     answer = resolve(resolver, o.dns.record_name)
     alb = o.ingress[expect].alb_dns_name.rstrip(".")
     want = resolve(resolver, alb)
-    return Verdict("DNS answers with the DR load balancer", bool(answer) and answer == want,
+    return Verdict(check, bool(answer) and answer == want,
                    f"{o.dns.record_name} -> {', '.join(answer) or 'no answer'} "
-                   f"(DR ALB {alb} -> {', '.join(want) or '?'}; resolved through {resolver[0]}:{resolver[1]})")
+                   f"({expect} ALB {alb} -> {', '.join(want) or '?'}; resolved through {resolver[0]}:{resolver[1]})")
 
 
 def _cache(clients: AwsClients, o: DrOutputs) -> Verdict:
@@ -177,6 +192,37 @@ def _cache(clients: AwsClients, o: DrOutputs) -> Verdict:
     primary = next((m for m in members if m.get("Role") == "PRIMARY"), {})
     return Verdict("cache primary in DR", primary.get("ReplicationGroupRegion") == o.dr_region,
                    f"{gid}: primary {primary.get('ReplicationGroupId')} in {primary.get('ReplicationGroupRegion')}")
+
+
+def _home_database(clients: AwsClients, o: DrOutputs) -> Verdict:
+    ident = o.database.primary.identifier
+    db = clients.get("rds", o.primary_region).describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+    source = db.get("ReadReplicaSourceDBInstanceIdentifier")
+    return Verdict("home database standalone under the original identifier", not source,
+                   f"{ident} in {o.primary_region}: {'replica of ' + source if source else 'standalone'}, "
+                   f"{db.get('DBInstanceStatus')}")
+
+
+def _switches_home(clients: AwsClients, o: DrOutputs) -> Verdict:
+    cw = o.traffic_control.cloudwatch_alarm
+    if cw is None:
+        return Verdict("traffic switches set for home", False, "ARC routing controls: nothing emulates ARC here")
+    states = _alarm_states(clients, o)
+    ready, fenced = states.get(cw.dr_ready.alarm_name), states.get(cw.primary_fenced.alarm_name)
+    return Verdict("traffic switches set for home", ready == "ALARM" and fenced == "OK",
+                   f"{cw.dr_ready.alarm_name} {ready} (ALARM: DR stands by), {cw.primary_fenced.alarm_name} {fenced} "
+                   f"(OK: primary not fenced) in {o.traffic_control.region}")
+
+
+def _cache_home(clients: AwsClients, o: DrOutputs) -> Verdict:
+    gid, home = o.cache.global_datastore_id, o.primary_region
+    groups = clients.get("elasticache", home).describe_global_replication_groups(
+        GlobalReplicationGroupId=gid, ShowMemberInfo=True)["GlobalReplicationGroups"]
+    members = groups[0].get("Members", []) if groups else []
+    primary = next((m for m in members if m.get("Role") == "PRIMARY"), {})
+    return Verdict("cache primary in home", primary.get("ReplicationGroupRegion") == home,
+                   f"{gid}: primary {primary.get('ReplicationGroupId')} in {primary.get('ReplicationGroupRegion')}, "
+                   f"{len(members)} members")
 
 
 def _lock(clients: AwsClients, o: DrOutputs) -> Verdict:
