@@ -70,6 +70,8 @@ DEFAULT_WRITE_RATE = 200.0
 #: Before the cut the primary's writers write this long, and at least `MIN_ACKNOWLEDGED` writes each.
 WRITE_BEFORE_OUTAGE_SECONDS = 1.5
 MIN_ACKNOWLEDGED = 20
+#: After the failover the DR region's writers write this long (and `MIN_ACKNOWLEDGED` writes) before the check.
+WRITE_AFTER_SECONDS = 1.0
 #: Bound of each wait on the writers (a busy machine slows them; a drill that cannot write says so).
 WRITERS_TIMEOUT_SECONDS = 30.0
 
@@ -95,6 +97,8 @@ class DrillOptions:
     accept_data_loss: bool = False
     #: After the failover, heal the primary region and run the real `hastack dr failback` with writers.
     failback: bool = False
+    #: Called with the live local AWS at the end of the drill, before it stops (a caller reads its servers).
+    observe: Callable[[InProcessServer], None] | None = None
 
     def report_file(self) -> Path:
         return self.report_path or self.build_dir / f"drill-{self.stack}.json"
@@ -340,6 +344,7 @@ def run_drill(opts: DrillOptions, console: Console, progress: IO[str] | None = N
             promoted = _promoted(result)
             if promoted:  # the DR region's writers write once the command granted them the lease
                 workload.wait_acknowledged(o.dr_region, MIN_ACKNOWLEDGED, WRITERS_TIMEOUT_SECONDS)
+                time.sleep(WRITE_AFTER_SECONDS)
         measured = None
         if promoted:
             measured = workload.check(o.dr_region, o.primary_region, fenced_at(aws, dep, result), since=cut.at,
@@ -356,6 +361,8 @@ def run_drill(opts: DrillOptions, console: Console, progress: IO[str] | None = N
         if opts.failback and result.ok and all(v.ok for v in verdicts):
             leg = fail_back(opts, o, dep, server, workload, console, progress)
         fallbacks = fallback_summary(deployment.fallbacks)
+        if opts.observe is not None:
+            opts.observe(server)
 
     drill = _result(opts, o, result, verdicts, deploy_seconds, detection, note, fallbacks, promoted, measured,
                     figures)
@@ -477,6 +484,7 @@ def fail_back(opts: DrillOptions, o: DrOutputs, dep: Deployment, server: InProce
         run = _run_command(Failback, opts, o, dep, server.endpoint, progress)
         if run.ok:
             load.wait_acknowledged(o.primary_region, MIN_ACKNOWLEDGED, WRITERS_TIMEOUT_SECONDS)
+            time.sleep(WRITE_AFTER_SECONDS)
     fence = fenced_at(aws, dep, run)
     measured = None
     if run.ok and fence is not None:
@@ -529,7 +537,8 @@ def _figures(opts: DrillOptions, o: DrOutputs, workload: Workload, cut: Cut, mea
     readers = {r.region: r.reader.stats for r in workload.regions.values()}
     return WorkloadFigures(
         one_way_delay_ms=opts.one_way_delay_ms, aimed_rate=opts.write_rate,
-        primary_rate=workload.write_rate(o.primary_region), dr_rate=workload.write_rate(o.dr_region),
+        primary_rate=workload.write_rate(o.primary_region, since=workload.started_at, until=cut.at),
+        dr_rate=workload.write_rate(o.dr_region),
         acknowledged=counts[Outcome.OK], failed=counts[Outcome.FAILED], indeterminate=counts[Outcome.INDETERMINATE],
         unreplicated_at_cut=cut.unreplicated, replica_behind_seconds=opts.replica_behind_seconds,
         outage_to_dr_writable_seconds=measured.dr_writable_after_s if measured else None,
@@ -615,6 +624,7 @@ def as_json(drill: DrillResult) -> dict[str, Any]:
             "replicaBehindSeconds": drill.workload.replica_behind_seconds,
             "outageToDrWritableSeconds": drill.workload.outage_to_dr_writable_seconds,
             "cacheReads": drill.workload.cache_reads},
+        "failback": None if drill.failback is None else failback_json(drill.failback),
         "deploySeconds": round(drill.deploy_seconds, 3),
         "detection": {"seconds": round(drill.detection_seconds, 3), "how": drill.detection_note},
         "timeline": [{"step": b.name, "branch": b.branch, "status": b.status, "startSeconds": round(b.start, 3),
@@ -625,6 +635,16 @@ def as_json(drill: DrillResult) -> dict[str, Any]:
         "notModelledByMoto": [{"type": t, "count": n, "reason": r} for t, n, r in drill.fallbacks],
         "picture": str(drill.svg_path),
     }
+
+
+def failback_json(leg: FailbackLeg) -> dict[str, Any]:
+    m = leg.measured
+    return {"passed": leg.passed, "line": leg.line(), "seconds": round(leg.seconds, 3),
+            "lostAcknowledgedWrites": None if m is None else m.lost,
+            "checker": None if m is None else {"postgres": m.postgres.model_dump(mode="json"),
+                                               "valkey": m.valkey.model_dump(mode="json")},
+            "verification": [{"check": v.check, "ok": v.ok, "detail": v.detail} for v in leg.verdicts],
+            "failback": dr_report.as_json(leg.run)}
 
 
 def write_report(drill: DrillResult) -> Path:
@@ -661,6 +681,14 @@ def print_drill(drill: DrillResult, console: Console) -> None:
         console.print(f"writers: {w.primary_rate:.0f} writes/s in the primary before the outage (aimed "
                       f"{w.aimed_rate:.0f}), {w.dr_rate:.0f} writes/s in DR after the grant; DR writable {writable}",
                       highlight=False, soft_wrap=True)
+    if drill.failback is not None:
+        for v in drill.failback.verdicts:
+            console.print(f"failback check: {'ok' if v.ok else 'NO'} {v.check}: {v.detail}", highlight=False,
+                          soft_wrap=True)
+        if drill.failback.measured is not None:
+            console.print(f"checker (failback): {drill.failback.measured.postgres.summary}", highlight=False,
+                          soft_wrap=True)
+        console.print(drill.failback.line(), highlight=False, soft_wrap=True)
     console.print(drill.summary, highlight=False, soft_wrap=True)
     console.print(drill.rto_rpo_line(), highlight=False, soft_wrap=True)
     console.print(f"report: {_rel(drill.report_path)}  picture: {_rel(drill.svg_path)}", highlight=False)

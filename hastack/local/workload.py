@@ -190,11 +190,20 @@ class Workload:
                 f"{self.acknowledged('valkey', region)} cache writes within {timeout:.0f} s (wanted {at_least} each): "
                 "is the lease granted to it, or the machine too busy to drill?")
 
-    def write_rate(self, region: str) -> float:
-        """Acknowledged database writes a second of `region`'s writer while it wrote."""
-        oks = sorted(e.done_at for e in self.ledger.entries()
-                     if e.outcome == Outcome.OK and e.target == self.plane.server("postgres", region).name)
-        return round((len(oks) - 1) / (oks[-1] - oks[0]), 1) if len(oks) > 1 and oks[-1] > oks[0] else 0.0
+    def write_rate(self, region: str, since: float | None = None, until: float | None = None) -> float:
+        """Acknowledged database writes a second of `region`'s writer between `since` and `until` (wall clock).
+
+        By default from its first write sent to its last acknowledged: a writer that paused (no lease,
+        a hung link) catches up at most `MAX_BACKLOG` seconds of writes, so a short window reads high.
+        """
+        server = self.plane.server("postgres", region).name
+        ok = [e for e in self.ledger.entries() if e.outcome == Outcome.OK and e.target == server]
+        if not ok:
+            return 0.0
+        start = min(e.sent_at for e in ok) if since is None else since
+        end = max(e.done_at for e in ok) if until is None else until
+        counted = sum(start <= e.sent_at and e.done_at <= end for e in ok)
+        return round(counted / (end - start), 1) if end > start else 0.0
 
     # --- the cut --------------------------------------------------------------------------------
 
@@ -248,7 +257,7 @@ class Workload:
             valkey=check_valkey(self.cache_ledger, self.plane.direct("valkey", promoted),
                                 self.plane.direct("valkey", old), fence_at, known=known[1]),
             unreplicated_at_cut=unreplicated_at_cut or {},
-            write_rate=self.write_rate(old),
+            write_rate=self.write_rate(old, since=self.started_at),
             dr_writable_after_s=None if first_ok is None else round(first_ok - since, 3))
 
     def ids(self) -> tuple[set[int], set[int]]:
