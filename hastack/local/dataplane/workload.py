@@ -478,17 +478,21 @@ class CacheReader(BackgroundLoop):
                 if not ok_ids:
                     continue
                 endpoint = self.endpoint()
-                if client is None or endpoint != current:
-                    if client is not None:
-                        client.close()
-                    client, current = valkey.Valkey(host=endpoint.host, port=endpoint.port,
-                                                    socket_connect_timeout=self.timeout, socket_timeout=self.timeout,
-                                                    single_connection_client=True), endpoint
                 try:
+                    if client is None or endpoint != current:
+                        if client is not None:
+                            client.close()
+                            client = None
+                        # A single-connection client connects here: in a hung region this is what times out.
+                        client, current = valkey.Valkey(host=endpoint.host, port=endpoint.port,
+                                                        socket_connect_timeout=self.timeout,
+                                                        socket_timeout=self.timeout,
+                                                        single_connection_client=True), endpoint
                     found = client.get(f"{CACHE_PREFIX}{random.choice(ok_ids)}")
                 except valkey.ValkeyError:
                     self.stats.errors += 1
-                    client.close()
+                    if client is not None:
+                        client.close()
                     client = None
                     continue
                 if found is None:
