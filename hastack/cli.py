@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
+from typer.exceptions import TyperException
 
 from hastack.errors import EXIT_INTERNAL, UserError, as_user_error
 
@@ -86,8 +87,10 @@ class Commands(LazyGroup):
         except BrokenPipeError:
             _reader_went_away()
         except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort,
-                click.exceptions.ClickException):
-            raise  # the commands' own exits, and typer's usage errors (exit 2 with the usage)
+                click.exceptions.ClickException, TyperException):
+            # The commands' own exits, and usage errors (exit 2 with the usage): typer raises those of
+            # the click it vendors (a value out of an option's range), which are not click's classes.
+            raise
         except Exception as exc:
             # A mistake no command caught: the user's environment (a file, credentials, an endpoint)
             # is exit 2; anything else is a bug, one line and exit 70 (never 1: that means "violations").

@@ -154,6 +154,12 @@ ROWS: list[tuple[str, Callable[[Inputs], list[str]], dict[str, str | None], str]
     ("drill-cache-endpoint-down", lambda i: ["drill", "cache-failover", "--stack", "prod", "--dry-run", "--outputs",
                                              str(i.outputs)], {"AWS_ENDPOINT_URL": "dead"}, "does not answer"),
     ("drill-region-unknown-stack", lambda i: ["drill", "region", "--stack", "nope"], {}, "unknown stack 'nope'"),
+    ("drill-region-failback-simulated", lambda i: ["drill", "region", "--failback", "--latency-profile", "aws"], {},
+     "runs with latency profile none only"),
+    ("drill-region-negative-behind", lambda i: ["drill", "region", "--replica-behind", "-1"], {},
+     "--replica-behind -1: seconds from 0 to 3600"),
+    ("drill-region-write-rate", lambda i: ["drill", "region", "--write-rate", "0"], {},
+     "--write-rate 0: writes a second from 1 to 2000"),
     # hastack local
     ("local-up-unknown-stack", lambda i: ["local", "up", "--stack", "nope"], {}, "unknown stack 'nope'"),
     ("local-up-build-dir-a-file", lambda i: ["local", "up", "--build-dir", str(i.plan), "--detach"], {},

@@ -27,7 +27,6 @@ from hastack.local.dataplane import DataPlaneError
 from hastack.local.demo import run_demo
 from hastack.local.deploy import LocalDeployError, deploy, fallback_summary, write_local_outputs
 from hastack.local.drill import (
-    DEFAULT_ONE_WAY_DELAY_MS,
     DEFAULT_WRITE_RATE,
     LATENCY_PROFILES,
     OUTAGE_MODES,
@@ -57,6 +56,10 @@ local_app = typer.Typer(help="The stack deployed into an embedded moto AWS on 12
                         no_args_is_help=True, add_completion=False)
 #: `hastack drill region` (hastack/cli.py puts it in the `drill` group, next to the AWS drills).
 region_drill_app = typer.Typer(add_completion=False)
+#: Bounds of the drill's data-plane knobs (a drill holds the WAL stream at most this long; the writers'
+#: threads cannot sustain much more than this rate on a small machine).
+MAX_REPLICA_BEHIND_SECONDS = 3600.0
+MAX_WRITE_RATE = 2000.0
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 err = Console(stderr=True, highlight=False)
 
@@ -242,30 +245,37 @@ def drill_region(
     latency_profile: str = typer.Option("none", "--latency-profile",
                                         help=f"{' | '.join(LATENCY_PROFILES)}: moto's speed, or AWS's documented "
                                              "durations on the DR command's simulated clock."),
-    replica_behind: float = typer.Option(0.0, "--replica-behind", min=0.0,
+    replica_behind: float = typer.Option(0.0, "--replica-behind",
                                          help="Hold the WAL stream to the DR replica this many seconds before the "
                                               "outage: the replica falls that far behind (the RPO gate reads it)."),
     accept_data_loss: bool = typer.Option(False, "--accept-data-loss",
                                           help="Run the scale-up with --accept-data-loss (promote past the RPO "
                                                "budget)."),
-    delay_ms: float = typer.Option(DEFAULT_ONE_WAY_DELAY_MS, "--delay-ms", min=0.0, max=10_000.0,
-                                   help="One-way delay (ms) of every cross-region link of the data plane."),
-    write_rate: float = typer.Option(DEFAULT_WRITE_RATE, "--write-rate", min=1.0, max=2000.0,
+    delay_ms: float = ONE_WAY_DELAY,
+    write_rate: float = typer.Option(DEFAULT_WRITE_RATE, "--write-rate",
                                      help="Writes a second each region's writer aims for."),
     outage: str = typer.Option("refuse", "--outage", help=f"{' | '.join(OUTAGE_MODES)}: the primary region's endpoints "
                                                           "close connections unanswered, or hold them unanswered."),
     report: Path | None = typer.Option(None, "--report", help="JSON report (default build/drill-<stack>.json)."),
     svg: Path | None = typer.Option(None, "--svg", help="Gantt chart (default build/drill-<stack>.svg)."),
+    failback: bool = typer.Option(False, "--failback", help="Then heal the primary region and run the real "
+                                                            "`dr failback` with writers throughout (latency profile "
+                                                            "none only)."),
     build_dir: Path = BUILD_DIR_OPTION,
 ) -> None:
-    """Regional failover on a fresh local AWS: deploy, kill the primary region, real DR scale-up, verify."""
+    """Regional failover on a fresh local AWS with real data: deploy, write, kill the primary region, real DR
+    scale-up, verify from AWS, count the acknowledged writes lost (and, with --failback, the way back)."""
     if latency_profile not in LATENCY_PROFILES:
         raise UserError(f"--latency-profile {latency_profile!r} is not one of {', '.join(LATENCY_PROFILES)}")
     if outage not in OUTAGE_MODES:
         raise UserError(f"--outage {outage!r} is not one of {', '.join(OUTAGE_MODES)}")
+    if not 0 <= replica_behind <= MAX_REPLICA_BEHIND_SECONDS:
+        raise UserError(f"--replica-behind {replica_behind:g}: seconds from 0 to {MAX_REPLICA_BEHIND_SECONDS:g}")
+    if not 1 <= write_rate <= MAX_WRITE_RATE:
+        raise UserError(f"--write-rate {write_rate:g}: writes a second from 1 to {MAX_WRITE_RATE:g}")
     opts = DrillOptions(stack=stack, latency_profile=latency_profile, outage=outage, build_dir=build_dir,
                         report_path=report, svg_path=svg, one_way_delay_ms=delay_ms, write_rate=write_rate,
-                        replica_behind_seconds=replica_behind, accept_data_loss=accept_data_loss)
+                        replica_behind_seconds=replica_behind, accept_data_loss=accept_data_loss, failback=failback)
     with _user_errors(stack):
         drill = run_drill(opts, out, progress=sys.stdout)
     print_drill(drill, out)
