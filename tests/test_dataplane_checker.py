@@ -69,3 +69,14 @@ def test_split_brain_is_counted_only_when_the_old_primary_was_read() -> None:
     read = compare(ledger, {1}, service="postgres", promoted=NEW, fence_at=fence, old_primary=OLD, after_fence={9})
     assert read.split_brain == 1 and read.split_brain_sample == [9]
     assert read.errors == ["split brain: 1 writes committed on the old primary after the fence"]
+
+
+def test_split_brain_counts_writes_sent_to_the_old_primary_not_ones_it_replicated_from_the_new() -> None:
+    ledger = ledger_of((1, OLD, 1.0, Outcome.OK), (2, OLD, 5.0, Outcome.OK), (3, NEW, 6.0, Outcome.OK))
+    fence = datetime.fromtimestamp(4.0, UTC)
+    # The old primary, read directly after it rejoined as a replica of NEW: it holds write 3 (NEW's, replicated
+    # back) and write 2, which a writer without a valid lease sent it after the fence.
+    result = compare(ledger, {1, 3}, service="valkey", promoted=NEW, after_fence={2, 3}, fence_at=fence,
+                     old_primary=OLD)
+    assert (result.split_brain, result.split_brain_sample) == (1, [2])
+    assert result.errors == ["split brain: 1 writes committed on the old primary after the fence"]

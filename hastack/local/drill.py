@@ -40,7 +40,7 @@ from hastack.dr import runner as dr_runner
 from hastack.dr.aws import ClientFactory
 from hastack.dr.clock import Clock, SimClock, WallClock
 from hastack.dr.deployment import Deployment
-from hastack.dr.failback import Failback
+from hastack.dr.failback import CAUGHT_UP_SECONDS, Failback
 from hastack.dr.journal import RunJournal
 from hastack.dr.outputs import DrOutputs, load_outputs
 from hastack.dr.progress import PlainProgress
@@ -167,6 +167,8 @@ class FailbackLeg:
     verdicts: list[Verdict]
     measured: Measured | None
     seconds: float
+    #: Runs refused before `run` (re-run as the runbook says: the new replica had no lag evidence yet).
+    earlier: list[RunResult] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -482,6 +484,16 @@ def fail_back(opts: DrillOptions, o: DrOutputs, dep: Deployment, server: InProce
     with load:
         load.wait_acknowledged(o.dr_region, MIN_ACKNOWLEDGED, WRITERS_TIMEOUT_SECONDS)
         run = _run_command(Failback, opts, o, dep, server.endpoint, progress)
+        refused = run.record("caught-up")
+        earlier = []
+        if refused is not None and refused.status == dr_runner.REFUSED:
+            # As the runbook says: the new replica has no lag evidence yet; wait for it, run the same command again.
+            earlier.append(run)
+            console.print(f"failback refused at caught-up ({refused.sentence}); waiting for the new replica's "
+                          "ReplicaLag, then running it again", highlight=False, soft_wrap=True)
+            wait_for_lag_evidence(AwsClients(server.endpoint), o.primary_region, o.database.primary.identifier,
+                                  WRITERS_TIMEOUT_SECONDS)
+            run = _run_command(Failback, opts, o, dep, server.endpoint, progress)
         if run.ok:
             load.wait_acknowledged(o.primary_region, MIN_ACKNOWLEDGED, WRITERS_TIMEOUT_SECONDS)
             time.sleep(WRITE_AFTER_SECONDS)
@@ -491,7 +503,27 @@ def fail_back(opts: DrillOptions, o: DrOutputs, dep: Deployment, server: InProce
         measured = load.check(o.primary_region, o.dr_region, fence, since=fence.timestamp(), known=failover.ids())
     verdicts = verify_failback(AwsClients(server.endpoint), o, server.resolver_address)
     verdicts.append(primary_writable(plane, o.primary_region))
-    return FailbackLeg(run, verdicts, measured, time.monotonic() - started)
+    return FailbackLeg(run, verdicts, measured, time.monotonic() - started, earlier)
+
+
+def wait_for_lag_evidence(clients: AwsClients, region: str, identifier: str, timeout: float,
+                          within: float = CAUGHT_UP_SECONDS) -> None:
+    """Until CloudWatch in `region` holds a `ReplicaLag` datapoint of `identifier` at most `within` seconds
+    (what `hastack dr status` shows an operator before re-running failback); DrillError after `timeout`."""
+    cloudwatch = clients.get("cloudwatch", region)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = dt.datetime.now(dt.UTC)
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/RDS", MetricName="ReplicaLag",
+            Dimensions=[{"Name": "DBInstanceIdentifier", "Value": identifier}],
+            StartTime=now - dt.timedelta(minutes=5), EndTime=now + dt.timedelta(minutes=1), Period=60,
+            Statistics=["Maximum"])["Datapoints"]
+        if points and max(points, key=lambda p: p["Timestamp"])["Maximum"] <= within:
+            return
+        time.sleep(0.5)
+    raise DrillError(f"no ReplicaLag datapoint of {identifier!r} in {region} within {within:g} s appeared in "
+                     f"{timeout:.0f} s: the re-protected replica is not replicating")
 
 
 def primary_writable(plane: DataPlane, region: str) -> Verdict:
@@ -644,7 +676,8 @@ def failback_json(leg: FailbackLeg) -> dict[str, Any]:
             "checker": None if m is None else {"postgres": m.postgres.model_dump(mode="json"),
                                                "valkey": m.valkey.model_dump(mode="json")},
             "verification": [{"check": v.check, "ok": v.ok, "detail": v.detail} for v in leg.verdicts],
-            "failback": dr_report.as_json(leg.run)}
+            "failback": dr_report.as_json(leg.run),
+            "refusedRunsBefore": [dr_report.as_json(run) for run in leg.earlier]}
 
 
 def write_report(drill: DrillResult) -> Path:

@@ -12,7 +12,8 @@ After a failover the promoted database is read in full and compared with the led
 - a `failed` write that is there, or a row whose id was never attempted, is an error in the
   system under test (or in the workload);
 - split brain: the old primary is read directly, around the links, for rows committed after the
-  fence took hold (`fence_at`: the moment every lease granted before the revocation had expired,
+  fence took hold (rows it holds only because it now replicates from the promoted server, written
+  there by the new writers, do not count) (`fence_at`: the moment every lease granted before the revocation had expired,
   which the DR command waits for before it promotes); any such row was written by a writer that
   kept writing without a valid lease. A write sent under a valid lease may commit after the
   revocation itself: that is what the wait is for.
@@ -118,7 +119,10 @@ def compare(ledger: Ledger, present: set[int], *, service: Literal["postgres", "
     lost = [entry for entry in by_outcome[Outcome.OK] if entry.id not in present]
     attempted = {entry.id for entry in entries}
     never = sorted(present - attempted - known)
-    brain = sorted(after_fence) if after_fence is not None else []
+    # A row the old primary holds because it now replicates from the promoted server (it rejoined as a
+    # replica, as a Valkey that follows the new primary does) was not written to it: not split brain.
+    sent_to = {entry.id: entry.target for entry in entries}
+    brain = sorted(i for i in after_fence if sent_to.get(i) != promoted) if after_fence is not None else []
     return CheckResult(
         service=service, promoted=promoted, attempted=len(entries), acknowledged=len(by_outcome[Outcome.OK]),
         failed=len(by_outcome[Outcome.FAILED]), indeterminate=len(by_outcome[Outcome.INDETERMINATE]),
