@@ -73,7 +73,7 @@ def verify_failback(clients: AwsClients, o: DrOutputs, resolver: tuple[str, int]
     home = o.primary_region
     return [
         _safe("home database standalone under the original identifier", lambda: _home_database(clients, o)),
-        _safe("traffic switches set for home", lambda: _switches_home(clients, o)),
+        _safe("traffic switches set for home", lambda: _switches(clients, o, home=True)),
         _safe("DNS answers with the home load balancer",
               lambda: _dns(o, resolver, expect=home, check="DNS answers with the home load balancer")),
         _safe("writers' lease held by home", lambda: _lease(clients, o, home, "writers' lease held by home")),
@@ -142,15 +142,19 @@ def _alarm_states(clients: AwsClients, o: DrOutputs) -> dict[str, str]:
     return {a["AlarmName"]: a["StateValue"] for a in alarms}
 
 
-def _switches(clients: AwsClients, o: DrOutputs) -> Verdict:
+def _switches(clients: AwsClients, o: DrOutputs, home: bool = False) -> Verdict:
+    """The traffic switches' alarms as a failover (DrReady OK, PrimaryFenced ALARM) or a failback left them."""
+    check = f"traffic switches set for {'home' if home else 'DR'}"
     cw = o.traffic_control.cloudwatch_alarm
     if cw is None:
-        return Verdict("traffic switches set for DR", False, "ARC routing controls: nothing emulates ARC here")
+        return Verdict(check, False, "ARC routing controls: nothing emulates ARC here")
     states = _alarm_states(clients, o)
     ready, fenced = states.get(cw.dr_ready.alarm_name), states.get(cw.primary_fenced.alarm_name)
-    return Verdict("traffic switches set for DR", ready == "OK" and fenced == "ALARM",
-                   f"{cw.dr_ready.alarm_name} {ready} (OK: DR ready), {cw.primary_fenced.alarm_name} {fenced} "
-                   f"(ALARM: primary fenced) in {o.traffic_control.region}")
+    want_ready, want_fenced = ("ALARM", "OK") if home else ("OK", "ALARM")
+    ready_means, fenced_means = ("DR stands by", "primary not fenced") if home else ("DR ready", "primary fenced")
+    return Verdict(check, (ready, fenced) == (want_ready, want_fenced),
+                   f"{cw.dr_ready.alarm_name} {ready} ({want_ready}: {ready_means}), {cw.primary_fenced.alarm_name} "
+                   f"{fenced} ({want_fenced}: {fenced_means}) in {o.traffic_control.region}")
 
 
 def _dr_ready(clients: AwsClients, o: DrOutputs) -> Verdict:
@@ -201,17 +205,6 @@ def _home_database(clients: AwsClients, o: DrOutputs) -> Verdict:
     return Verdict("home database standalone under the original identifier", not source,
                    f"{ident} in {o.primary_region}: {'replica of ' + source if source else 'standalone'}, "
                    f"{db.get('DBInstanceStatus')}")
-
-
-def _switches_home(clients: AwsClients, o: DrOutputs) -> Verdict:
-    cw = o.traffic_control.cloudwatch_alarm
-    if cw is None:
-        return Verdict("traffic switches set for home", False, "ARC routing controls: nothing emulates ARC here")
-    states = _alarm_states(clients, o)
-    ready, fenced = states.get(cw.dr_ready.alarm_name), states.get(cw.primary_fenced.alarm_name)
-    return Verdict("traffic switches set for home", ready == "ALARM" and fenced == "OK",
-                   f"{cw.dr_ready.alarm_name} {ready} (ALARM: DR stands by), {cw.primary_fenced.alarm_name} {fenced} "
-                   f"(OK: primary not fenced) in {o.traffic_control.region}")
 
 
 def _cache_home(clients: AwsClients, o: DrOutputs) -> Verdict:
