@@ -5,7 +5,7 @@ client writing, the newest replayed commit gets older and the lag grows although
 missing — a gate would then refuse a failover that loses nothing. The stack's heartbeat commits a
 row every `heartbeatSeconds`; the world runs it on the real primary. Asserted on what CloudWatch
 holds (the world publishes the real replica's lag): with the heartbeat the lag stays within about
-one beat; with it off (world `heartbeatSeconds: 0`) the same idle replica's lag keeps growing.
+about one beat; with it off (world `heartbeatSeconds: 0`) the same idle replica's lag keeps growing.
 """
 
 from __future__ import annotations
@@ -59,12 +59,13 @@ def test_heartbeat_keeps_an_idle_replicas_lag_honest(idle_world: tuple[InProcess
     idle_for(2)  # the first beats reach the replica
     with_beat = lags_since(server, o, idle_for(5))
     assert len(with_beat) >= 3, "the world publishes the real replica's lag about once a second"
-    assert max(with_beat) < BEAT_SECONDS + 1.0, f"idle, with the heartbeat: lag within a beat {with_beat}"
+    # Within a beat, plus the link's delay and a busy machine's scheduling (2 s of slack on a shared 2-core box).
+    assert max(with_beat) < BEAT_SECONDS + 2.0, f"idle, with the heartbeat: lag within about a beat {with_beat}"
 
     world.set_world(heartbeatSeconds=0)
     try:
-        without = lags_since(server, o, idle_for(6))
+        without = lags_since(server, o, idle_for(7))
     finally:
         world.set_world(heartbeatSeconds=BEAT_SECONDS)
-    assert without and max(without) > 4.0, f"idle, no heartbeat: the lag grows with idleness {without}"
+    assert without and max(without) > 5.0, f"idle, no heartbeat: the lag grows with idleness {without}"
     assert without[-1] == max(without), f"nothing replays, so the newest replayed commit only gets older {without}"
