@@ -31,7 +31,7 @@ from hastack.local.dataplane.plane import read_record, record_path
 from hastack.local.dataplane.postgres_sql import conninfo
 from hastack.local.dataplane.processes import Endpoint, alive, port_is_bound
 from hastack.local.deploy import deploy
-from hastack.local.server import InProcessServer, WorldClient, pid_file, start_detached
+from hastack.local.server import InProcessServer, LocalAwsError, WorldClient, pid_file, start_detached
 from tests.dataplane_helpers import eventually, plane_config
 
 PRIMARY, DR = "us-east-1", "us-west-2"
@@ -360,6 +360,10 @@ def test_local_down_stops_the_data_plane_of_a_server_that_died(tmp_path: Path) -
     world = WorldClient(record["endpoint"]).world()
     assert sorted(world["dataPlane"]["servers"]) == sorted(s.name for s in plane.servers)
 
+    status = CliRunner().invoke(app, ["local", "status", "--stack", "prod", "--build-dir", str(tmp_path)])
+    assert status.exit_code == 0, status.output
+    assert f"data plane {config.name!r}: " in status.output and f"postgres-{DR} replica" in status.output
+
     os.kill(int(record["pid"]), signal.SIGKILL)  # a crash: the servers outlive their owner
     eventually(lambda: not WorldClient(record["endpoint"]).is_up())
     assert any(alive(s.pid, s.start_ticks) for s in plane.servers)
@@ -370,4 +374,11 @@ def test_local_down_stops_the_data_plane_of_a_server_that_died(tmp_path: Path) -
     assert f"stopped the data plane {config.name!r}" in result.output
     assert not [s.name for s in plane.servers if alive(s.pid, s.start_ticks)]
     assert not [p for p in ports if port_is_bound(p)]
+    assert not pid_file(tmp_path, "prod").exists() and not record_path(tmp_path, config.name).exists()
+
+
+def test_a_detached_server_whose_data_plane_cannot_start_says_why_and_leaves_nothing(tmp_path: Path) -> None:
+    config = plane_config("refused", build_dir=tmp_path, primary_region=DR, dr_region=DR)
+    with pytest.raises(LocalAwsError, match="did not start: primary_region and dr_region must differ"):
+        start_detached(tmp_path, "prod", _free_port(), config)
     assert not pid_file(tmp_path, "prod").exists() and not record_path(tmp_path, config.name).exists()

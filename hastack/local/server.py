@@ -392,10 +392,21 @@ class ProcessServer:
         timeout = START_TIMEOUT_SECONDS if self.dataplane is None else DATA_PLANE_START_TIMEOUT_SECONDS
         try:
             WorldClient(self.endpoint).wait_until_up(timeout=timeout, process=self.process)
-        except LocalAwsError:
+        except LocalAwsError as exc:
             self.stop()
-            raise
+            said = self._last_log_line()
+            raise LocalAwsError(f"{exc}: {said}" if said else str(exc)) from None
         return self
+
+    def _last_log_line(self) -> str:
+        """What the server said last (its own `error:` line when it refused to start), for the user."""
+        if self.log_path is None:
+            return ""
+        try:
+            lines = [line.strip() for line in self.log_path.read_text(errors="replace").splitlines() if line.strip()]
+        except OSError:
+            return ""
+        return lines[-1] if lines else ""
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

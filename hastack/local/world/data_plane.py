@@ -90,7 +90,10 @@ class WorldDataPlane:
     def __init__(self, plane: DataPlane, world: World) -> None:
         self.plane = plane
         self.world = world
+        #: Serializes what changes servers (promotions, rebuilds); a rebuild can take seconds.
         self.lock = threading.RLock()
+        #: Serializes link changes only: an outage must reach the links at once, even mid-rebuild.
+        self._links_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._heartbeats = {region: Heartbeat(self._heartbeat_endpoint(region), timeout=HEARTBEAT_TIMEOUT_SECONDS,
@@ -135,7 +138,7 @@ class WorldDataPlane:
         """Put every link where the world's outages and partitions say (called after each change)."""
         with world.lock:
             dark, mode, partitioned = set(world.down_regions), world.outage_mode, set(world.partitioned_regions)
-        with self.lock:
+        with self._links_lock:
             changed = self.plane.follow(dark, LinkMode(mode), partitioned)
         if changed:
             self._event(f"links follow the world (dark {sorted(dark)} {mode}, partitioned {sorted(partitioned)}): "
