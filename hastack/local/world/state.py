@@ -17,7 +17,8 @@ The hostile parts of a regional outage:
 - **the Global Datastore refuses the planned failover** while its primary member's region is dark
   (`globalDatastorePlannedFailover` "refuseWhilePrimaryDark", the default; "allow" lifts it);
 - **partitions**: a region in `partitionedRegions` answers its own endpoints (the operator reaches
-  it) but reaches no other region; today that is felt by DynamoDB global tables with multi-Region
+  it) but reaches no other region; it is felt by a data plane's cross-region links (they hang:
+  `data_plane`) and by DynamoDB global tables with multi-Region
   strong consistency (`global_tables`): a replica that reaches no majority of its table's members
   (replicas and witness; dark or partitioned members count as lost) fails writes and strongly
   consistent reads with `InternalServerError` (HTTP 500, outcome `no-quorum` in the call log) and
