@@ -331,6 +331,15 @@ def test_the_deployed_stack_is_bound_to_the_real_servers(world: InProcessServer)
     eventually(lambda: has_row(endpoint_of(replica), written))
 
 
+def test_a_second_world_with_a_data_plane_in_one_process_is_refused_before_any_server_starts(
+        world: InProcessServer, tmp_path: Path) -> None:
+    second = InProcessServer(dataplane=plane_config("second", build_dir=tmp_path))
+    with pytest.raises(LocalAwsError, match="already serves a world with a data plane"):
+        second.start()
+    assert second.dataplane is None and not list(tmp_path.iterdir()), "no server was started, nothing recorded"
+    assert WorldClient(world.endpoint).data_plane() is not None, "the running world keeps its data plane"
+
+
 def test_the_publishing_and_heartbeat_intervals_are_checked(world: InProcessServer) -> None:
     client = WorldClient(world.endpoint)
     with pytest.raises(urllib.error.HTTPError) as refused:

@@ -119,6 +119,9 @@ class InProcessServer:
         if self.requested_port and not port_is_free(self.requested_port):
             raise LocalAwsError(f"port {self.requested_port} on {LOOPBACK} is already in use "
                                 "(pick another with --port, or stop what holds it: hastack local down)")
+        if self.dataplane_config is not None and WORLD.data_plane is not None:
+            raise LocalAwsError("this process already serves a world with a data plane (the world is one per "
+                                "process): stop that server first")
         app = build_app()
         if self.dataplane_config is not None:
             self._start_data_plane(self.dataplane_config)
