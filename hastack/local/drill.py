@@ -61,8 +61,10 @@ from hastack.timings import DNS_SETTLE_SECONDS, ROUTE53_DETECTION
 LATENCY_PROFILES = ("none", "aws")
 #: How the primary region's endpoints fail: close connections unanswered, or hold them unanswered.
 OUTAGE_MODES = ("refuse", "hang")
-#: Bound of every DR wait with latency profile "none" (moto converges at once or never).
-LOCAL_WAIT_SECONDS = 60.0
+#: Bound of every DR wait with latency profile "none": moto converges at once or never, but the world's
+#: CloudWatch works in 60 s periods (an alarm reading a switch back, failback's fresh lag evidence, which
+#: must come from a period that starts after the fence), so a wait may take up to two periods.
+LOCAL_WAIT_SECONDS = 120.0
 #: One-way delay of every cross-region link (about us-east-1 <-> us-west-2).
 DEFAULT_ONE_WAY_DELAY_MS = 70.0
 #: Writes a second each region's writer aims for.
@@ -390,8 +392,8 @@ def data_plane_config(opts: DrillOptions) -> DataPlaneConfig:
 def _local_outputs(opts: DrillOptions, deployment: LocalDeployment) -> DrOutputs:
     o = load_outputs(opts.stack, write_local_outputs(deployment, opts.build_dir))
     if opts.latency_profile == "none":
-        # moto answers at once: a wait that has not converged in a minute never will. Fail fast
-        # instead of waiting out the stack's real bound (drTimeouts.waitTimeoutSeconds).
+        # moto answers at once and CloudWatch's periods are a minute: a wait that has not converged in
+        # two never will. Fail fast instead of waiting out the stack's real bound (drTimeouts.waitTimeoutSeconds).
         wait = min(o.dr_timeouts.wait_timeout_seconds, LOCAL_WAIT_SECONDS)
         o = o.model_copy(update={"dr_timeouts": o.dr_timeouts.model_copy(update={"wait_timeout_seconds": wait})})
     return o
