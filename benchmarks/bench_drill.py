@@ -14,7 +14,10 @@ none). Figures, each the median of `--runs` (default 3) with min and max:
 * **loss** — acknowledged writes lost and the measured RPO (the checker against the promoted
   database), beside the RPO gate's estimate;
 * **latency profile aws** — one run on the DR command's simulated clock: its wall time, and the
-  modelled RTO with the measured RPO (the line `make demo` ends with).
+  modelled RTO with the measured RPO (the line `make demo` ends with);
+* **failback** — one `drill region --failback` run with the prod stack's bounds (15 s lease, 120 s
+  DNS drain, CloudWatch's 60 s alarm period): the way back's wall time and the acknowledged writes
+  it lost (0 is the promise), with writers throughout.
 
 Run in a fresh interpreter, imports warmed by one render before timing (what `make bench` does).
 """
@@ -38,10 +41,11 @@ from hastack.local.drill import DrillOptions, DrillResult, run_drill  # noqa: E4
 from hastack.plan.render import render  # noqa: E402
 
 
-def drill(build_dir: Path, profile: str) -> tuple[DrillResult, float]:
+def drill(build_dir: Path, profile: str, failback: bool = False) -> tuple[DrillResult, float]:
     start = time.perf_counter()
     result = run_drill(DrillOptions(build_dir=build_dir, latency_profile=profile, outage="hang",
-                                    show_inventory=False), Console(file=io.StringIO()), progress=io.StringIO())
+                                    show_inventory=False, failback=failback),
+                       Console(file=io.StringIO()), progress=io.StringIO())
     if not result.passed:
         raise SystemExit(f"drill failed: {result.summary}")
     return result, time.perf_counter() - start
@@ -78,6 +82,10 @@ def main() -> None:
         figure("RPO gate's estimate at the promotion", estimate, "s", 1)
         aws, wall = drill(Path(tmp), "aws")
         print(f"{'drill region (aws, data plane): wall time':<44} {wall:8.1f} s   (1 run) -> {aws.rto_rpo_line()}",
+              flush=True)
+        back, wall = drill(Path(tmp), "none", failback=True)
+        assert back.failback is not None
+        print(f"{'drill region --failback: wall time':<44} {wall:8.1f} s   (1 run) -> {back.failback.line()}",
               flush=True)
 
 
