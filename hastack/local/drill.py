@@ -206,6 +206,8 @@ class WorkloadFigures:
     #: Wall seconds from the cut to the first acknowledged write in the DR region (None: none).
     outage_to_dr_writable_seconds: float | None
     cache_reads: dict[str, int]
+    #: When the primary region's links were cut (wall clock, epoch seconds).
+    cut_at: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -577,7 +579,8 @@ def _figures(opts: DrillOptions, o: DrOutputs, workload: Workload, cut: Cut, mea
         unreplicated_at_cut=cut.unreplicated, replica_behind_seconds=opts.replica_behind_seconds,
         outage_to_dr_writable_seconds=measured.dr_writable_after_s if measured else None,
         cache_reads={"hits": sum(r.hits for r in readers.values()), "misses": sum(r.misses for r in readers.values()),
-                     "errors": sum(r.errors for r in readers.values())})
+                     "errors": sum(r.errors for r in readers.values())},
+        cut_at=cut.at)
 
 
 def _deploy(opts: DrillOptions, endpoint: str, console: Console) -> LocalDeployment:
@@ -657,7 +660,8 @@ def as_json(drill: DrillResult) -> dict[str, Any]:
             "indeterminate": drill.workload.indeterminate, "unreplicatedAtCut": drill.workload.unreplicated_at_cut,
             "replicaBehindSeconds": drill.workload.replica_behind_seconds,
             "outageToDrWritableSeconds": drill.workload.outage_to_dr_writable_seconds,
-            "cacheReads": drill.workload.cache_reads},
+            "cacheReads": drill.workload.cache_reads,
+            "cutAt": dt.datetime.fromtimestamp(drill.workload.cut_at, dt.UTC).isoformat(timespec="milliseconds")},
         "failback": None if drill.failback is None else failback_json(drill.failback),
         "deploySeconds": round(drill.deploy_seconds, 3),
         "detection": {"seconds": round(drill.detection_seconds, 3), "how": drill.detection_note},
