@@ -24,6 +24,7 @@ import psycopg
 import pytest
 import valkey
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from hastack.cli import app
@@ -278,6 +279,12 @@ def test_global_datastore_failover_and_disassociate_drive_valkey(world: InProces
     home_ec.delete_global_replication_group(GlobalReplicationGroupId=gid, RetainPrimaryReplicationGroup=True)
     home_ec.delete_replication_group(ReplicationGroupId=GROUP_ID)
     dr_ec.create_global_replication_group(GlobalReplicationGroupIdSuffix="t", PrimaryReplicationGroupId=GROUP_ID)
+    client = WorldClient(world.endpoint)
+    client.partition([PRIMARY])
+    with pytest.raises(ClientError, match="InvalidGlobalReplicationGroupState.*cut off"):
+        group(home_ec, gid)  # its Valkey could not follow the DR primary: refused, nothing created
+    assert home_ec.describe_replication_groups()["ReplicationGroups"] == []
+    client.set_world(partitionedRegions=[])
     home = group(home_ec, gid)
     eventually(lambda: home.get("k2") == b"v2")
     assert home.info("replication")["role"] == "slave"
