@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from rich.console import Console  # noqa: E402
+from timing import print_figure  # noqa: E402
 
 from hastack.local.drill import DrillOptions, DrillResult, run_drill  # noqa: E402
 from hastack.plan.render import render  # noqa: E402
@@ -49,11 +49,6 @@ def drill(build_dir: Path, profile: str, failback: bool = False) -> tuple[DrillR
     if not result.passed:
         raise SystemExit(f"drill failed: {result.summary}")
     return result, time.perf_counter() - start
-
-
-def figure(label: str, values: list[float], unit: str, digits: int = 1) -> None:
-    print(f"{label:<44} median {statistics.median(values):8.{digits}f} {unit}   (min {min(values):.{digits}f}, "
-          f"max {max(values):.{digits}f}, {len(values)} runs)", flush=True)
 
 
 def main() -> None:
@@ -73,13 +68,13 @@ def main() -> None:
             lost.append(float(result.measured.lost))
             rpo.append(result.measured.rpo_seconds)
             estimate.append(result.rpo_estimate_seconds or float("nan"))
-        figure("drill region (none, data plane): wall time", walls, "s")
-        figure("primary writer, acknowledged writes/s", rates, "/s")
-        figure("DR writer after the grant, writes/s", dr_rates, "/s")
-        figure("outage -> DR writable (real servers)", writable, "s", 2)
-        figure("acknowledged writes lost (70 ms link)", lost, "writes", 0)
-        figure("measured RPO", rpo, "s", 3)
-        figure("RPO gate's estimate at the promotion", estimate, "s", 1)
+        print_figure("drill region (none, data plane): wall time", walls, "s")
+        print_figure("primary writer, acknowledged writes/s", rates, "/s")
+        print_figure("DR writer after the grant, writes/s", dr_rates, "/s")
+        print_figure("outage -> DR writable (real servers)", writable, "s", 2)
+        print_figure("acknowledged writes lost (70 ms link)", lost, "writes", 0)
+        print_figure("measured RPO", rpo, "s", 3)
+        print_figure("RPO gate's estimate at the promotion", estimate, "s", 1)
         aws, wall = drill(Path(tmp), "aws")
         print(f"{'drill region (aws, data plane): wall time':<44} {wall:8.1f} s   (1 run) -> {aws.rto_rpo_line()}",
               flush=True)

@@ -13,15 +13,14 @@ Run in a fresh interpreter, imports warmed by one render before timing (what `ma
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+
+from timing import print_figure, seconds  # noqa: E402
 
 from hastack.local.deploy import deploy, write_local_outputs  # noqa: E402
 from hastack.local.server import InProcessServer  # noqa: E402
@@ -33,16 +32,6 @@ def local_up(build_dir: Path) -> None:
         write_local_outputs(deploy("prod", server.endpoint), build_dir)
 
 
-def timed(label: str, runs: int, fn: Callable[[], object]) -> None:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    print(f"{label:<42} median {statistics.median(times):6.1f} s   (min {min(times):.1f}, max {max(times):.1f}, "
-          f"{runs} runs)", flush=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -50,7 +39,8 @@ def main() -> None:
     render("prod")  # warm the provider SDK imports: every command pays them once
     with tempfile.TemporaryDirectory() as tmp:
         build = Path(tmp)
-        timed("local up --stack prod (deploy into moto)", args.runs, lambda: local_up(build))
+        print_figure("local up --stack prod (deploy into moto)",
+                     [seconds(lambda: local_up(build)) for _ in range(args.runs)], "s")
 
 
 if __name__ == "__main__":

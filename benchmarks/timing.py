@@ -23,6 +23,12 @@ def median_seconds(action: Callable[[], Any], runs: int) -> tuple[float, float, 
     return statistics.median(times), min(times), max(times)
 
 
+def print_figure(label: str, values: list[float], unit: str, digits: int = 1) -> None:
+    """One figure line: the median of the runs, with their min, max and count."""
+    print(f"{label:<44} median {statistics.median(values):8.{digits}f} {unit}   (min {min(values):.{digits}f}, "
+          f"max {max(values):.{digits}f}, {len(values)} runs)", flush=True)
+
+
 def wall_and_child_cpu(action: Callable[[], Any]) -> tuple[float, float]:
     """One run of `action`, which runs and waits for child processes: (wall seconds, their CPU seconds).
 
