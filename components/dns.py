@@ -22,10 +22,6 @@ is not, so SECONDARY is unhealthy too and Route 53 keeps answering PRIMARY: **tr
 failed primary until the DR command declares the DR region ready.** Then SECONDARY is healthy and is
 answered. Failback turns primary-switch healthy again: PRIMARY is preferred once its ALB answers.
 
-Transition: until the old DR command is replaced, the primary gate also includes the legacy
-*switch* (a disabled CALCULATED check it inverts with `UpdateHealthCheck`); the gate then needs all
-three children.
-
 The program holds no switch state: a failed-over render (activeRegion = drRegion) declares exactly
 what a pilot-light render does here, so the reconciling `pulumi up` changes nothing in Route 53.
 
@@ -109,7 +105,6 @@ class FailoverDns(pulumi.ComponentResource):
     """Per-region ALB health checks, the primary and secondary gates and the two failover alias records."""
 
     health_checks: dict[str, aws.route53.HealthCheck]
-    switch: aws.route53.HealthCheck
     gate: aws.route53.HealthCheck
     secondary_gate: aws.route53.HealthCheck
 
@@ -139,19 +134,8 @@ class FailoverDns(pulumi.ComponentResource):
                 opts=child,
             )
 
-        # Legacy (see the module docstring): disabled = always healthy; inverted by the old DR command.
-        self.switch = aws.route53.HealthCheck(
-            f"{name}-switch",
-            type="CALCULATED",
-            child_health_threshold=0,
-            child_healthchecks=[],
-            disabled=True,
-            invert_healthcheck=False,
-            tags={"Name": f"{args.record_name} legacy DR switch (inverted = traffic leaves the primary)"},
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(ignore_changes=["invertHealthcheck"])),
-        )
         self.gate = self._gate(name, args, "primary-gate",
-                               [self.health_checks[args.primary.region].id, self.switch.id, args.primary_switch_id],
+                               [self.health_checks[args.primary.region].id, args.primary_switch_id],
                                "primary ALB healthy AND not fenced", child)
         self.secondary_gate = self._gate(name, args, "secondary-gate",
                                          [self.health_checks[args.dr.region].id, args.dr_ready_id],
@@ -164,7 +148,6 @@ class FailoverDns(pulumi.ComponentResource):
             "hostedZoneId": self.zone_id,
             "recordName": args.record_name,
             "healthCheckIds": {region: check.id for region, check in self.health_checks.items()},
-            "switchHealthCheckId": self.switch.id,
             "resolvers": list(args.resolvers),
         }
         self.register_outputs({**self.outputs, "primaryGateHealthCheckId": self.gate.id,

@@ -213,9 +213,6 @@ class Dns(_Contract):
     record_name: HostName = Field(description="The failover record clients resolve.")
     health_check_ids: dict[AwsRegion, ResourceId] = Field(
         description="HTTPS health check on each region's ALB.")
-    switch_health_check_id: ResourceId = Field(
-        description="Legacy: the disabled CALCULATED check the old DR command inverts (removed with it; "
-                    "`trafficControl` is the switch).")
     resolvers: list[Resolver] = Field(
         description="Resolvers (ip[:port]) the DR command resolves `recordName` through to verify a cutover "
                     "(`dr.dnsResolvers`); empty: the system resolver.")
@@ -398,7 +395,7 @@ class StackOutputs(_Contract):
         "NodePorts).", f"{_DR} (checks the DR target groups, waits for healthy targets)")
     dns: Dns = output(
         "Route 53: the zone and failover record, the HTTPS health check on each region's ALB, the resolvers the "
-        "DR command verifies a cutover through (and, until the old DR command goes, its legacy switch).",
+        "DR command verifies a cutover through (`trafficControl` holds the switches).",
         f"{_DR} (verify by resolving)")
     traffic_control: TrafficControl = output(
         "How traffic moves (docs/traffic-control.md): the pre-built switches in the DR region (two CloudWatch "

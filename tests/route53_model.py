@@ -42,12 +42,11 @@ def alarm_state(alarm: dict[str, Any], published: Mapping[str, float | None]) ->
 
 
 def route53_answer(plan: Plan, alb_healthy: Mapping[str, bool], published: Mapping[str, float | None] | None = None,
-                   controls_on: Mapping[str, bool] | None = None, legacy_inverted: bool = False) -> str:
+                   controls_on: Mapping[str, bool] | None = None) -> str:
     """The region whose ALB the failover record answers (see the module docstring).
 
     `published`: metric name -> last value (cloudwatch-alarm mode; missing = never published).
     `controls_on`: routing control name -> On (arc mode; missing = Off, as ARC creates them).
-    `legacy_inverted`: whether the old DR command inverted the legacy switch.
     """
     published, controls_on = published or {}, controls_on or {}
     checks = {c["id"]: c for c in plan.of_type(CHECK)}
@@ -60,8 +59,6 @@ def route53_answer(plan: Plan, alb_healthy: Mapping[str, bool], published: Mappi
         inverted = bool(i.get("invertHealthcheck"))
         if i.get("disabled"):
             status = True
-            # The legacy switch: the program declares it not inverted, the old DR command inverts it in AWS.
-            inverted = inverted or (i["type"] == "CALCULATED" and not i.get("childHealthchecks") and legacy_inverted)
         elif i["type"] == "CALCULATED":
             status = sum(healthy(c) for c in i.get("childHealthchecks", [])) >= i["childHealthThreshold"]
         elif i["type"] == "CLOUDWATCH_METRIC":

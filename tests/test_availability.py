@@ -61,7 +61,7 @@ def test_prod_model_meets_its_slo_with_the_dr_region(av: ModuleType, prod_plan: 
     # A regional outage costs Route 53's detection (the gate's ALB check, 10 s x 3) plus the RTO (30 min),
     # against the tier's 4 h MTTR.
     assert model.detection_seconds == 30
-    assert model.detection == "dns-primary-gate: 1 of 3 children failed (dns-primary-alb-check: 10 s x 3)"
+    assert model.detection == "dns-primary-gate: 1 of 2 children failed (dns-primary-alb-check: 10 s x 3)"
     assert tiers["database"].dr_factor == pytest.approx((30 + 0.5) / 240)
     assert model.composite * 100 >= facts["availabilityTarget"]
     assert [f.name for f in model.failovers] == ["AZ lane lost: ALB detection", "RDS Multi-AZ failover (db-primary)",

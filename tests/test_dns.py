@@ -41,21 +41,10 @@ def test_route53_goes_through_the_primary_regions_provider(prod_plan: Plan, prod
             assert r["region"] == prod_config["hastack:primaryRegion"], r["urn"]
 
 
-def test_legacy_switch_is_an_always_healthy_calculated_check_whose_inversion_the_program_ignores(
-        prod_plan: Plan) -> None:
-    switch = one(prod_plan, CHECK, "dns-switch")
-    i = switch["inputs"]
-    assert i["type"] == "CALCULATED" and i["disabled"] is True and i["invertHealthcheck"] is False
-    assert i["childHealthThreshold"] == 0 and not i.get("childHealthchecks")
-    assert switch["ignoreChanges"] == ["invertHealthcheck"], "the old DR command inverts it: pulumi up must not undo"
-    assert prod_plan.outputs["dns"]["switchHealthCheckId"] == switch["id"]
-
-
 def test_primary_gate_needs_primary_alb_and_not_fenced(prod_plan: Plan) -> None:
     gate = one(prod_plan, CHECK, "dns-primary-gate")
-    assert gate["inputs"]["type"] == "CALCULATED" and gate["inputs"]["childHealthThreshold"] == 3
+    assert gate["inputs"]["type"] == "CALCULATED" and gate["inputs"]["childHealthThreshold"] == 2
     assert gate["inputs"]["childHealthchecks"] == [one(prod_plan, CHECK, "dns-primary-alb-check")["id"],
-                                                   one(prod_plan, CHECK, "dns-switch")["id"],
                                                    one(prod_plan, CHECK, "traffic-primary-switch")["id"]]
     assert prod_plan.outputs["trafficControl"]["healthCheckIds"]["primaryGate"] == gate["id"]
 
@@ -88,7 +77,7 @@ def test_failover_alias_records(prod_plan: Plan, prod_config: dict[str, Any]) ->
 
 def test_dns_outputs_follow_the_contract(prod_plan: Plan, prod_config: dict[str, Any]) -> None:
     out = prod_plan.outputs["dns"]
-    assert set(out) == {"hostedZoneId", "recordName", "healthCheckIds", "switchHealthCheckId", "resolvers"}
+    assert set(out) == {"hostedZoneId", "recordName", "healthCheckIds", "resolvers"}
     assert set(out["healthCheckIds"]) == {prod_config["hastack:primaryRegion"], prod_config["hastack:drRegion"]}
     assert out["recordName"] == prod_config["hastack:dns"]["recordName"]
     assert out["resolvers"] == [], "default: the system resolver"
@@ -120,14 +109,6 @@ def test_routing_follows_health_and_the_switches(prod_plan: Plan, failed_over_pl
     health = {regions["primary"]: primary_up, regions["dr"]: dr_up}
     for plan in (prod_plan, failed_over_plan):  # the switches' state lives in AWS, not in the program
         assert route53_answer(plan, health, {FENCED: fenced, READY: ready}) == regions[answer], story
-
-
-def test_the_legacy_switch_still_fences_until_the_old_dr_command_goes(prod_plan: Plan,
-                                                                     prod_config: dict[str, Any]) -> None:
-    primary, dr = region_of(prod_config, "primary"), region_of(prod_config, "dr")
-    up = {primary: True, dr: True}
-    assert route53_answer(prod_plan, up, {READY: 1}, legacy_inverted=True) == dr
-    assert route53_answer(prod_plan, up, {}, legacy_inverted=True) == primary, "DR never ready: stays"
 
 
 def test_failed_over_render_leaves_route53_and_the_switches_untouched(failed_over_plan: Plan,

@@ -61,7 +61,7 @@ def _check_deployed_world(inv: Inventory, plan: Plan, local_outputs: dict[str, A
     assert set(local_outputs) == set(outputs)
     assert local_outputs["ingress"][primary]["albDnsName"] != outputs["ingress"][primary]["albDnsName"]
     checks = {c["id"]: c for c in inv.health_checks}
-    assert local_outputs["dns"]["switchHealthCheckId"] in checks
+    assert set(local_outputs["dns"]["healthCheckIds"].values()) <= set(checks)
     # The traffic switches: CLOUDWATCH_METRIC checks on alarms in the DR region, gates on the records.
     tc = local_outputs["trafficControl"]
     ids = tc["healthCheckIds"]

@@ -143,8 +143,8 @@ MALFORMED: dict[str, tuple[list[Callable[[dict[str, Any]], None]], list[str]]] =
         [_set("drRegion", "mars-1")],
         ['drRegion = "mars-1": should be an AWS region such as us-east-1']),
     "markup-looking value is shown as is": (
-        [_set("dns.switchHealthCheckId", "[/bold] x")],
-        ['dns.switchHealthCheckId = "[/bold] x": should be a non-empty identifier without spaces']),
+        [_set("dns.hostedZoneId", "[/bold] x")],
+        ['dns.hostedZoneId = "[/bold] x": should be a non-empty identifier without spaces']),
     "same region twice": (
         [_set("drRegion", "us-east-1")],
         ['drRegion = "us-east-1": should differ from primaryRegion (us-east-1): DR needs two regions']),

@@ -62,11 +62,11 @@ SCENARIOS: list[Scenario] = [
     scenario("gate-needs-one-healthy-child", "health-check-detection",
              sets("dns-primary-gate", "childHealthThreshold", 1), on="dns-primary-gate",
              expect=["HealthCheck 'dns-primary-gate' guards the PRIMARY record 'api.example.com' but detects no "
-              "failure on its own (it turns unhealthy once 3 of its 3 children fail, and 1 of them detect a "
+              "failure on its own (it turns unhealthy once 2 of its 2 children fail, and 1 of them detect a "
               "failure on their own): Route 53 never fails over unless someone flips it. Give it a child "
               "endpoint or alarm check that detects the primary's failure."]),
     scenario("alarm-check-too-slow", "health-check-detection",
-             adds("dns-switch", "aws:route53/healthCheck:HealthCheck", "dns-nodes-alarm-check",
+             adds("dns-primary-alb-check", "aws:route53/healthCheck:HealthCheck", "dns-nodes-alarm-check",
                   alarm_check("nodes", "hastack-prod-us-east-1-nodes-below-min-us-east-1a")),
              on="dns-nodes-alarm-check",
              expect=["HealthCheck 'dns-nodes-alarm-check' (CLOUDWATCH_METRIC) detects a failure after alarm "
@@ -74,13 +74,13 @@ SCENARIOS: list[Scenario] = [
               "s, above the 300 s allowed (maxAlarmDetectionSeconds): every second of it is downtime the "
               "availability budget pays. Shorten the alarm's period or evaluationPeriods."]),
     scenario("alarm-check-outside-the-stack", "health-check-detection",
-             adds("dns-switch", "aws:route53/healthCheck:HealthCheck", "dns-foreign-alarm-check",
+             adds("dns-primary-alb-check", "aws:route53/healthCheck:HealthCheck", "dns-foreign-alarm-check",
                   alarm_check("foreign", "someone-elses-alarm")), on="dns-foreign-alarm-check",
              expect=["HealthCheck 'dns-foreign-alarm-check' (CLOUDWATCH_METRIC) can't be timed: alarm "
               "'someone-elses-alarm' (us-east-1) is not part of this stack. Its detection can't enter the "
               "availability budget; manage the alarm (or the checked endpoint) in the stack."]),
     scenario("alarm-check-within-bound", "health-check-detection",
-             adds("dns-switch", "aws:route53/healthCheck:HealthCheck", "dns-route53-alarm-check",
+             adds("dns-primary-alb-check", "aws:route53/healthCheck:HealthCheck", "dns-route53-alarm-check",
                   alarm_check("route53", "hastack-prod-us-east-1-route53-alb-us-east-1")),
              on="dns-route53-alarm-check"),
     scenario("slowest-allowed-detection-within-budget", "availability-budget",
@@ -91,7 +91,7 @@ SCENARIOS: list[Scenario] = [
               " h of downtime per year against 4.4 h allowed. Weakest tier: EKS control plane "
               "(primary-cluster-eks) at 99.9500%: EKS multi-AZ control plane; DR cluster. No DR credit: the "
               "health check of PRIMARY record api.example.com detects no failure on its own (it turns unhealthy"
-              " once 3 of its 3 children fail, and 1 of them detect a failure on their own)."]),
+              " once 2 of its 2 children fail, and 1 of them detect a failure on their own)."]),
     # paging-alarms-notify
     scenario("paging-alarm-silenced", "paging-alarms-notify", sets(ROUTE53_ALARM, "actionsEnabled", False),
              on=ROUTE53_ALARM,

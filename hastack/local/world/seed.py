@@ -102,13 +102,10 @@ def seed_world(plan: dict[str, Any], client: Client, replica_lag_seconds: float 
         checks[region] = r53.create_health_check(CallerReference=f"alb-{region}-{time.time()}", HealthCheckConfig={
             "Type": "HTTPS", "FullyQualifiedDomainName": out["ingress"][region]["albDnsName"], "Port": 443,
             "ResourcePath": "/health/ready", "RequestInterval": 10, "FailureThreshold": 3})["HealthCheck"]["Id"]
-    switch = r53.create_health_check(CallerReference=f"switch-{time.time()}", HealthCheckConfig={
-        "Type": "CALCULATED", "ChildHealthChecks": [], "HealthThreshold": 0, "Disabled": True})["HealthCheck"]["Id"]
     # The traffic switches in the DR region, the checks reading them, and the two gates (docs/traffic-control.md).
     switches = _traffic_switches(client, r53, plan["trafficControl"])
-    # As components/dns.py builds them: the primary gate also holds the legacy switch (disabled: healthy)
-    # until the stack drops it; every child must be healthy.
-    children = {"primaryGate": [checks[primary], switch, switches["primarySwitch"]],
+    # As components/dns.py builds them: every child of a gate must be healthy.
+    children = {"primaryGate": [checks[primary], switches["primarySwitch"]],
                 "secondaryGate": [checks[dr], switches["drReady"]]}
     gates = {gate: r53.create_health_check(CallerReference=f"{gate}-{time.time()}", HealthCheckConfig={
         "Type": "CALCULATED", "ChildHealthChecks": kids, "HealthThreshold": len(kids)})["HealthCheck"]["Id"]
@@ -123,7 +120,7 @@ def seed_world(plan: dict[str, Any], client: Client, replica_lag_seconds: float 
             "HealthCheckId": check, "AliasTarget": {"HostedZoneId": ing["albZoneId"], "DNSName": ing["albDnsName"],
                                                     "EvaluateTargetHealth": True}}})
     r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
-    out["dns"] = {**plan["dns"], "hostedZoneId": zone_id, "healthCheckIds": checks, "switchHealthCheckId": switch}
+    out["dns"] = {**plan["dns"], "hostedZoneId": zone_id, "healthCheckIds": checks}
 
     # EKS clusters; node groups at their deployed sizes, each run by an Auto Scaling group attached
     # to the region's target groups (as `local up` builds them).
